@@ -1,0 +1,165 @@
+"""Facefinder settings: everything that changes between machines comes from the environment.
+
+With no variables set the app runs on SQLite in ``var/``, media under ``var/media`` and Redis on
+localhost. ``.env.example`` lists every variable.
+"""
+
+from pathlib import Path
+
+import environ
+
+from config.database import database_config
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+# A local .env (ignored by git) overrides nothing already set in the real environment.
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG and env.bool("DJANGO_REQUIRE_SECRET_KEY", default=False):
+        raise environ.ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production.")
+    # Local default only: a per-checkout key kept in var/, never committed.
+    _key_file = VAR_DIR / "secret_key"
+    if not _key_file.exists():
+        import secrets
+
+        _key_file.parent.mkdir(parents=True, exist_ok=True)
+        _key_file.write_text(secrets.token_urlsafe(50))
+    SECRET_KEY = _key_file.read_text().strip()
+
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_rq",
+    "movies",
+    "faces",
+    "search",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": database_config(
+        env.str("DATABASE_URL", default="sqlite:///var/db.sqlite3"), BASE_DIR
+    ),
+}
+# SingleStoreDB (the production database) needs both of these; keep them everywhere so that
+# the schema and the code behave the same on every backend.
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_TZ = False
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "movies:list"
+LOGOUT_REDIRECT_URL = "login"
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+
+# Media is private: every URL under MEDIA_URL goes through a login-required view.
+MEDIA_URL = "/media/"
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        # Frame images have deterministic names; a resumed ingest overwrites instead of
+        # leaving orphaned copies with random suffixes.
+        "OPTIONS": {"allow_overwrite": True},
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# How protected media is handed to the client: "django" streams it from the app (development),
+# "x-accel" answers with an X-Accel-Redirect header for nginx (production).
+FACEFINDER_MEDIA_SERVING = env.str("FACEFINDER_MEDIA_SERVING", default="django")
+FACEFINDER_MEDIA_INTERNAL_PREFIX = env.str(
+    "FACEFINDER_MEDIA_INTERNAL_PREFIX", default="/protected-media/"
+)
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+REDIS_URL = env.str("REDIS_URL", default="redis://localhost:6379/0")
+RQ_QUEUES = {
+    "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
+    "ingest": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env.int("INGEST_JOB_TIMEOUT", default=86400)},
+}
+# Enqueue at once, not at the end of the surrounding transaction: an admin action must know
+# whether Redis took the job before it tells the user so.
+RQ = {"COMMIT_MODE": "auto"}
+
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="facefinder@localhost")
+
+# --- Facefinder ------------------------------------------------------------------------------
+# Embedder used for new ingests and photo queries: "facenet-vggface2" or "dlib-resnet".
+FACEFINDER_EMBEDDER = env.str("FACEFINDER_EMBEDDER", default="facenet-vggface2")
+# A state-dict file of InceptionResnetV1 trained on VGGFace2. Empty: facenet-pytorch's own
+# download/cache under $TORCH_HOME/checkpoints/.
+FACENET_WEIGHTS = env.str("FACENET_WEIGHTS", default="")
+# "cuda" when present, else "cpu"; set to force one.
+FACEFINDER_DEVICE = env.str("FACEFINDER_DEVICE", default="auto")
+FACEFINDER_SAMPLE_EVERY = env.int("FACEFINDER_SAMPLE_EVERY", default=25)
+# Smallest face kept: a fraction of the frame height (< 1) or pixels (>= 1).
+FACEFINDER_MIN_FACE = env.float("FACEFINDER_MIN_FACE", default=0.06)
+FACEFINDER_MIN_PROBABILITY = env.float("FACEFINDER_MIN_PROBABILITY", default=0.99)
+FACEFINDER_EMBED_BATCH = env.int("FACEFINDER_EMBED_BATCH", default=32)
+# Movies may be added from a server path only below one of these folders.
+FACEFINDER_IMPORT_DIRS = env.list("FACEFINDER_IMPORT_DIRS", default=[str(VAR_DIR / "import")])
+FACEFINDER_MAX_UPLOAD_BYTES = env.int("FACEFINDER_MAX_UPLOAD_BYTES", default=4 * 1024**3)
+FACEFINDER_MAX_PHOTO_BYTES = env.int("FACEFINDER_MAX_PHOTO_BYTES", default=15 * 1024**2)
+FACEFINDER_ALLOW_SIGNUP = env.bool("FACEFINDER_ALLOW_SIGNUP", default=True)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
