@@ -1,0 +1,267 @@
+"""Named face embedders: each turns detected faces into L2-normalised float32 rows.
+
+- ``facenet-vggface2``: facenet-pytorch's InceptionResnetV1 trained on VGGFace2 (512-d). Weights
+  come from the file named by ``settings.FACENET_WEIGHTS`` or from facenet-pytorch's own
+  download cache; never random weights.
+- ``dlib-resnet``: dlib's ResNet face descriptor (128-d) with its 5-point shape predictor, from
+  the files that ``face_recognition_models`` ships (works offline).
+
+Vectors of different embedders are never comparable; every stored face records its embedder.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+from django.conf import settings
+
+from faces.detection import Detection, device
+
+FACENET = "facenet-vggface2"
+DLIB = "dlib-resnet"
+EMBEDDER_NAMES: tuple[str, ...] = (FACENET, DLIB)
+DIMENSIONS = {FACENET: 512, DLIB: 128}
+
+FACENET_WEIGHTS_URL = (
+    "https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/"
+    "20180402-114759-vggface2.pt"
+)
+FACENET_CLASSES = 8631  # the VGGFace2 state dict carries its classification layer
+FACENET_IMAGE_SIZE = 160
+
+# One image and the faces detected in it.
+ImageFaces = tuple[np.ndarray, Sequence[Detection]]
+
+
+class EmbedderError(Exception):
+    """Base class: an embedder cannot be used."""
+
+
+class UnknownEmbedder(EmbedderError):
+    """The name is not one of EMBEDDER_NAMES."""
+
+
+class EmbedderUnavailable(EmbedderError):
+    """A known embedder cannot load (missing or broken weights, missing package)."""
+
+
+class Embedder(Protocol):
+    name: str
+    dimension: int
+
+    def embed(self, image_rgb: np.ndarray, faces: Sequence[Detection]) -> np.ndarray: ...
+
+    def embed_many(self, items: Iterable[ImageFaces]) -> np.ndarray: ...
+
+
+def get_embedder(name: str) -> Embedder:
+    """The named embedder, loaded once per process (weights load on the first call)."""
+    if name not in EMBEDDER_NAMES:
+        known = ", ".join(EMBEDDER_NAMES)
+        raise UnknownEmbedder(f"unknown embedder {name!r}; known embedders: {known}")
+    on = device()
+    key = (name, str(on), _weights_setting() if name == FACENET else "")
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = FacenetEmbedder(on) if name == FACENET else DlibEmbedder()
+        return _cache[key]
+
+
+_cache: dict[tuple[str, str, str], Embedder] = {}
+_cache_lock = threading.Lock()
+
+
+def clear_cache() -> None:
+    """Forget loaded embedders (tests that change weight settings use this)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def l2_normalise(rows: np.ndarray) -> np.ndarray:
+    rows = np.asarray(rows, dtype=np.float32)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return (rows / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+
+class _BaseEmbedder:
+    name: str
+    dimension: int
+
+    def embed(self, image_rgb: np.ndarray, faces: Sequence[Detection]) -> np.ndarray:
+        """(len(faces), dimension) unit float32 rows, in the order of ``faces``."""
+        return self.embed_many([(image_rgb, faces)])
+
+    def embed_many(self, items: Iterable[ImageFaces]) -> np.ndarray:
+        """All faces of all images in one batched pass, rows in input order."""
+        raise NotImplementedError
+
+
+# --- facenet-vggface2 ------------------------------------------------------------------------
+
+
+def _weights_setting() -> str:
+    return str(getattr(settings, "FACENET_WEIGHTS", "") or "").strip()
+
+
+def facenet_cache_path() -> Path:
+    """Where facenet-pytorch keeps its downloaded vggface2 weights."""
+    from facenet_pytorch.models.inception_resnet_v1 import get_torch_home
+
+    return Path(get_torch_home()) / "checkpoints" / os.path.basename(FACENET_WEIGHTS_URL)
+
+
+class FacenetEmbedder(_BaseEmbedder):
+    name = FACENET
+    dimension = DIMENSIONS[FACENET]
+
+    def __init__(self, on: torch.device) -> None:
+        from facenet_pytorch import InceptionResnetV1
+
+        self.device = on
+        state_dict = _load_facenet_state_dict()
+        model = InceptionResnetV1(classify=False, num_classes=FACENET_CLASSES)
+        try:
+            model.load_state_dict(state_dict)
+        except (RuntimeError, TypeError, AttributeError) as exc:
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc)
+            raise EmbedderUnavailable(
+                f"{FACENET} weights do not fit InceptionResnetV1 (VGGFace2, 8631 classes): "
+                f"{first_line}"
+            ) from exc
+        # The classification layer is never used for embeddings: drop it from the forward
+        # graph's memory footprint.
+        model.logits = torch.nn.Identity()
+        self.model = model.to(on).eval()
+        self.batch_size = max(1, int(getattr(settings, "FACEFINDER_EMBED_BATCH", 32)))
+
+    def crops(self, items: Iterable[ImageFaces]) -> torch.Tensor:
+        """(n, 3, 160, 160) standardised face crops, as facenet-pytorch's MTCNN makes them."""
+        from facenet_pytorch.models.mtcnn import extract_face, fixed_image_standardization
+
+        tensors = [
+            extract_face(image, np.asarray(face.box, dtype=np.float32), FACENET_IMAGE_SIZE)
+            for image, faces in items
+            for face in faces
+        ]
+        if not tensors:
+            return torch.empty((0, 3, FACENET_IMAGE_SIZE, FACENET_IMAGE_SIZE))
+        return fixed_image_standardization(torch.stack(tensors))
+
+    def embed_many(self, items: Iterable[ImageFaces]) -> np.ndarray:
+        batch = self.crops(items)
+        if len(batch) == 0:
+            return np.empty((0, self.dimension), dtype=np.float32)
+        rows = []
+        with torch.inference_mode():
+            for start in range(0, len(batch), self.batch_size):
+                chunk = batch[start : start + self.batch_size].to(self.device)
+                rows.append(self.model(chunk).float().cpu().numpy())
+        return l2_normalise(np.concatenate(rows))
+
+
+def _load_facenet_state_dict() -> dict:
+    configured = _weights_setting()
+    if configured:
+        path = Path(configured).expanduser()
+        if not path.is_file():
+            raise EmbedderUnavailable(
+                f"{FACENET} weights not found: FACENET_WEIGHTS={configured} is not a file"
+            )
+        return _read_state_dict(path, source="FACENET_WEIGHTS")
+    path = facenet_cache_path()
+    if not path.is_file():
+        _download_facenet_weights(path)
+    return _read_state_dict(path, source="the facenet-pytorch cache")
+
+
+def _download_facenet_weights(path: Path) -> None:
+    from facenet_pytorch.models.utils.download import download_url_to_file
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        download_url_to_file(FACENET_WEIGHTS_URL, str(path), progress=False)
+    except Exception as exc:  # URLError offline, HTTP errors, a full or read-only disk
+        reason = str(getattr(exc, "reason", "") or exc).strip() or type(exc).__name__
+        raise EmbedderUnavailable(
+            f"{FACENET} weights not found: set FACENET_WEIGHTS to a state-dict file or allow "
+            f"the download to {path} ({reason})"
+        ) from exc
+
+
+def _read_state_dict(path: Path, *, source: str) -> dict:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle errors, truncated zip, not a torch file at all
+        raise EmbedderUnavailable(
+            f"{FACENET} weights in {source} ({path}) cannot be read as a state dict: "
+            f"{type(exc).__name__}"
+        ) from exc
+    if not isinstance(state, dict):
+        raise EmbedderUnavailable(
+            f"{FACENET} weights in {source} ({path}) are not a state dict "
+            f"(found {type(state).__name__})"
+        )
+    return state
+
+
+# --- dlib-resnet -----------------------------------------------------------------------------
+
+DLIB_RECOGNITION_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
+DLIB_SHAPE_PREDICTOR = "shape_predictor_5_face_landmarks.dat"
+
+
+def dlib_model_dir() -> Path:
+    """face_recognition_models' data folder, found without importing the package (its
+    ``__init__`` needs ``pkg_resources``, which recent setuptools no longer ship)."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbedderUnavailable(
+            f"{DLIB} needs the face_recognition_models package (pip install "
+            "face_recognition_models)"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
+
+
+class DlibEmbedder(_BaseEmbedder):
+    name = DLIB
+    dimension = DIMENSIONS[DLIB]
+
+    def __init__(self) -> None:
+        try:
+            import dlib
+        except ImportError as exc:
+            raise EmbedderUnavailable(f"{DLIB} needs dlib (pip install dlib-bin)") from exc
+        folder = dlib_model_dir()
+        files = [folder / DLIB_RECOGNITION_MODEL, folder / DLIB_SHAPE_PREDICTOR]
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing:
+            raise EmbedderUnavailable(f"{DLIB} model files missing: {', '.join(missing)}")
+        self._dlib = dlib
+        self.recogniser = dlib.face_recognition_model_v1(str(files[0]))
+        self.shape_predictor = dlib.shape_predictor(str(files[1]))
+
+    def embed_many(self, items: Iterable[ImageFaces]) -> np.ndarray:
+        dlib = self._dlib
+        images, shapes = [], []
+        for image, faces in items:
+            if not faces:
+                continue
+            image = np.ascontiguousarray(image, dtype=np.uint8)
+            detections = dlib.full_object_detections()
+            for face in faces:
+                x1, y1, x2, y2 = (round(v) for v in face.box)
+                detections.append(self.shape_predictor(image, dlib.rectangle(x1, y1, x2, y2)))
+            images.append(image)
+            shapes.append(detections)
+        if not images:
+            return np.empty((0, self.dimension), dtype=np.float32)
+        per_image = self.recogniser.compute_face_descriptor(images, shapes)
+        rows = [np.asarray(vector, dtype=np.float32) for vectors in per_image for vector in vectors]
+        return l2_normalise(np.stack(rows))
