@@ -1,10 +1,25 @@
 """Site URLs: each app owns its own; media goes through a login-required view."""
 
+import re
+
+from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+
+from config.accounts import SignUpView
+from config.media import serve_protected_media
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Log in, log out (POST only), password change and reset; templates in templates/registration.
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/signup/", SignUpView.as_view(), name="signup"),
+    # Every file under MEDIA_URL needs a login, in development and production alike.
+    re_path(
+        r"^{}(?P<path>.*)$".format(re.escape(settings.MEDIA_URL.lstrip("/"))),
+        serve_protected_media,
+        name="media",
+    ),
     path("", include("movies.urls")),
     path("search/", include("search.urls")),
 ]
