@@ -70,6 +70,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "config.accounts.site_context",
             ],
         },
     },
@@ -120,6 +121,8 @@ FACEFINDER_MEDIA_SERVING = env.str("FACEFINDER_MEDIA_SERVING", default="django")
 FACEFINDER_MEDIA_INTERNAL_PREFIX = env.str(
     "FACEFINDER_MEDIA_INTERNAL_PREFIX", default="/protected-media/"
 )
+# Seconds a browser may reuse a media file without asking again (privately: never shared caches).
+FACEFINDER_MEDIA_MAX_AGE = env.int("FACEFINDER_MEDIA_MAX_AGE", default=3600)
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
