@@ -165,6 +165,20 @@ FACEFINDER_MAX_PHOTO_PIXELS = env.int("FACEFINDER_MAX_PHOTO_PIXELS", default=40_
 FACEFINDER_PHOTO_TTL_SECONDS = env.int("FACEFINDER_PHOTO_TTL_SECONDS", default=3600)
 FACEFINDER_GROUPS_PER_PAGE = env.int("FACEFINDER_GROUPS_PER_PAGE", default=10)
 
+# --- Search engine (search/services.py, search/backends/) ---
+# Two results closer than this Euclidean distance are near-duplicates (grouped on the results
+# page). Per embedder, because their vectors spread differently: 0.3 is the seed's value for
+# facenet; the dlib value was measured on the Hamilton clip (see search/services.py).
+FACEFINDER_DUPLICATE_DISTANCE = {
+    "facenet-vggface2": env.float("FACEFINDER_DUPLICATE_DISTANCE_FACENET", default=0.3),
+    "dlib-resnet": env.float("FACEFINDER_DUPLICATE_DISTANCE_DLIB", default=0.25),
+}
+# Largest number of results one search may ask for (the default is 20).
+FACEFINDER_SEARCH_MAX_K = env.int("FACEFINDER_SEARCH_MAX_K", default=300)
+# Embedded backend: collections up to this many faces are scanned exactly; larger ones use an
+# in-process IVF index (quantised candidates, exact re-scoring).
+FACEFINDER_SEARCH_EXACT_MAX_FACES = env.int("FACEFINDER_SEARCH_EXACT_MAX_FACES", default=50_000)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
