@@ -1,0 +1,164 @@
+"""Forms of the search pages: result filters, photo upload, saving and renaming searches."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.core.validators import MaxValueValidator
+
+from faces.models import Face
+from movies.models import Movie
+from search.models import QueryPhoto, SavedSearch
+
+DEFAULT_K = 20
+
+
+def max_k() -> int:
+    """The most results one search may ask for (the search engine's limit)."""
+    return settings.FACEFINDER_SEARCH_MAX_K
+
+
+class SearchFiltersForm(forms.Form):
+    """How many results, which movie, how similar at least. Bound to the query string."""
+
+    k = forms.IntegerField(
+        label="Results",
+        min_value=1,
+        required=False,
+        widget=forms.NumberInput(attrs={"placeholder": str(DEFAULT_K)}),
+    )
+    movie = forms.ModelChoiceField(
+        queryset=Movie.objects.only("id", "title"),
+        required=False,
+        empty_label="All movies",
+    )
+    min_score = forms.FloatField(
+        label="Min. score",
+        min_value=-1.0,
+        max_value=1.0,
+        required=False,
+        help_text="Similarity from -1 to 1; 1 is the same face.",
+        widget=forms.NumberInput(attrs={"step": "0.01", "placeholder": "any"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _limit_k(self.fields["k"])
+
+    def filters(self) -> dict:
+        """Keyword arguments for the search service (call after ``is_valid()``)."""
+        data = self.cleaned_data
+        movie = data.get("movie")
+        return {
+            "k": data.get("k") or DEFAULT_K,
+            "movie_id": movie.pk if movie else None,
+            "min_score": data.get("min_score"),
+        }
+
+
+def _limit_k(field: forms.IntegerField) -> None:
+    limit = max_k()
+    field.max_value = limit
+    field.validators.append(MaxValueValidator(limit))
+    field.widget.attrs["max"] = str(limit)
+    field.help_text = f"How many similar faces to look for (1 to {limit})."
+
+
+class PhotoUploadForm(forms.Form):
+    photo = forms.FileField(
+        label="Photo",
+        help_text="A JPEG, PNG or WebP photo with a face in it.",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
+    )
+
+    def clean_photo(self):
+        photo = self.cleaned_data["photo"]
+        limit = settings.FACEFINDER_MAX_PHOTO_BYTES
+        if photo.size > limit:
+            raise forms.ValidationError(
+                f"This file is {photo.size / 1024**2:.1f} MB; photos may be at most "
+                f"{limit / 1024**2:.1f} MB."
+            )
+        return photo
+
+
+class _UniqueNameMixin:
+    """Names are unique per owner (checked here: SingleStoreDB cannot hold such a key)."""
+
+    owner = None
+    instance = None
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("Give the search a name.")
+        taken = SavedSearch.objects.filter(owner=self.owner, name=name)
+        if self.instance is not None and self.instance.pk:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError(f"You already have a saved search named “{name}”.")
+        return name
+
+
+class SaveSearchForm(_UniqueNameMixin, forms.Form):
+    """Save what the results page shows: a stored face or one face of the user's photo."""
+
+    name = forms.CharField(max_length=120)
+    face = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    photo = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    photo_face_index = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+    k = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
+    movie = forms.ModelChoiceField(
+        queryset=Movie.objects.only("id"), required=False, widget=forms.HiddenInput
+    )
+    min_score = forms.FloatField(
+        min_value=-1.0, max_value=1.0, required=False, widget=forms.HiddenInput
+    )
+
+    def __init__(self, *args, owner, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+        _limit_k(self.fields["k"])
+
+    def clean(self):
+        data = super().clean()
+        face_id, photo_id = data.get("face"), data.get("photo")
+        if (face_id is None) == (photo_id is None):
+            raise forms.ValidationError("A saved search needs either a face or a photo.")
+        if face_id is not None:
+            face = Face.objects.without_embeddings().filter(pk=face_id).first()
+            if face is None:
+                raise forms.ValidationError("That face no longer exists.")
+            data["face_obj"] = face
+        else:
+            photo = QueryPhoto.objects.filter(pk=photo_id, owner=self.owner).first()
+            index = data.get("photo_face_index")
+            if photo is None:
+                raise forms.ValidationError("That photo no longer exists; upload it again.")
+            if index is None or index >= photo.face_count:
+                raise forms.ValidationError("Choose one of the faces in the photo.")
+            data["photo_obj"] = photo
+        return data
+
+    def save(self) -> SavedSearch:
+        data = self.cleaned_data
+        return SavedSearch.objects.create(
+            owner=self.owner,
+            name=data["name"],
+            face=data.get("face_obj"),
+            photo=data.get("photo_obj"),
+            photo_face_index=data.get("photo_face_index") if data.get("photo_obj") else None,
+            k=data.get("k") or DEFAULT_K,
+            movie=data.get("movie"),
+            min_score=data.get("min_score"),
+        )
+
+
+class RenameSavedSearchForm(_UniqueNameMixin, forms.ModelForm):
+    class Meta:
+        model = SavedSearch
+        fields = ["name"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.owner = self.instance.owner

@@ -1,0 +1,148 @@
+"""Saved searches and the photos people upload to search with.
+
+An uploaded photo is kept only while a saved search uses it: ``search.photos`` deletes unsaved
+photos after ``FACEFINDER_PHOTO_TTL_SECONDS`` and deleting the last saved search of a photo
+deletes the photo (row and file).
+"""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlencode
+
+import numpy as np
+from django.conf import settings
+from django.db import models
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+from django.urls import reverse
+
+from faces.models import Face, unpack_vector
+from movies.models import Movie
+
+
+def query_photo_path(photo: QueryPhoto, filename: str) -> str:
+    """An unguessable name below a per-user folder; the file is served only to its owner."""
+    return f"search/photos/{photo.owner_id}/{uuid.uuid4().hex}.jpg"
+
+
+class QueryPhoto(models.Model):
+    """A photo uploaded to search by, with the faces found in it (computed once, at upload)."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="query_photos"
+    )
+    image = models.ImageField(
+        upload_to=query_photo_path, max_length=255, width_field="width", height_field="height"
+    )
+    width = models.IntegerField(default=0)
+    height = models.IntegerField(default=0)
+    original_name = models.CharField(max_length=255, blank=True)
+    embedder = models.CharField(max_length=64)
+    # One entry per detected face, in detection order: {"box": [x1, y1, x2, y2],
+    # "probability": p} in pixels of the stored image.
+    faces = models.JSONField(default=list, blank=True)
+    # The faces' unit vectors, row after row, little-endian float32 (len = 4 * dim * faces).
+    embeddings = models.BinaryField(blank=True, default=b"")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.original_name or f"Photo {self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("search:photo-faces", args=[self.pk])
+
+    @property
+    def face_count(self) -> int:
+        return len(self.faces)
+
+    def vector(self, face_index: int) -> np.ndarray:
+        """The unit vector of face ``face_index`` (IndexError when there is no such face)."""
+        if not 0 <= face_index < self.face_count:
+            raise IndexError(face_index)
+        rows = unpack_vector(self.embeddings).reshape(self.face_count, -1)
+        return rows[face_index]
+
+    def box(self, face_index: int) -> tuple[float, float, float, float]:
+        x1, y1, x2, y2 = self.faces[face_index]["box"]
+        return (x1, y1, x2, y2)
+
+    def get_image_url(self) -> str:
+        return reverse("search:photo-image", args=[self.pk])
+
+
+class SavedSearch(models.Model):
+    """A search kept under a name: a stored face, or one face of an uploaded photo, plus filters.
+
+    Exactly one of ``face`` and ``photo`` is set. Deleting a movie deletes its faces and with
+    them the saved searches that asked about them (there is nothing left to re-run).
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_searches"
+    )
+    name = models.CharField(max_length=120)
+    face = models.ForeignKey(
+        Face, null=True, blank=True, on_delete=models.CASCADE, related_name="saved_searches"
+    )
+    photo = models.ForeignKey(
+        QueryPhoto, null=True, blank=True, on_delete=models.CASCADE, related_name="saved_searches"
+    )
+    photo_face_index = models.IntegerField(null=True, blank=True)
+    k = models.PositiveIntegerField(default=20)
+    movie = models.ForeignKey(
+        Movie, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    min_score = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        verbose_name_plural = "saved searches"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("search:saved-run", args=[self.pk])
+
+    @property
+    def is_photo_search(self) -> bool:
+        return self.photo_id is not None
+
+    def filter_params(self) -> dict[str, str]:
+        params = {"k": str(self.k)}
+        if self.movie_id:
+            params["movie"] = str(self.movie_id)
+        if self.min_score is not None:
+            params["min_score"] = f"{self.min_score:g}"
+        return params
+
+    def get_results_url(self) -> str:
+        """The results page this search re-runs on, with its filters."""
+        if self.is_photo_search:
+            base = reverse("search:photo-results", args=[self.photo_id, self.photo_face_index])
+        else:
+            base = reverse("search:face", args=[self.face_id])
+        return f"{base}?{urlencode({**self.filter_params(), 'saved': self.pk})}"
+
+
+@receiver(post_delete, sender=QueryPhoto)
+def _delete_photo_file(sender, instance: QueryPhoto, **kwargs) -> None:
+    """The file goes with its row, however the row was deleted (cleanup, admin, cascade)."""
+    if instance.image:
+        instance.image.storage.delete(instance.image.name)
+
+
+@receiver(post_delete, sender=SavedSearch)
+def _delete_photo_no_longer_saved(sender, instance: SavedSearch, **kwargs) -> None:
+    """Deleting the last saved search that uses a photo deletes the photo."""
+    if instance.photo_id is None:
+        return
+    photo = QueryPhoto.objects.filter(pk=instance.photo_id).first()
+    if photo is not None and not photo.saved_searches.exists():
+        photo.delete()

@@ -1,0 +1,172 @@
+"""What the results page and the JSON endpoint show about each hit, loaded in one query.
+
+The search service answers with face ids and scores (``search.results``); this module joins
+them with their Face, Frame and Movie rows — one query per page, embeddings never loaded — and
+works out what a person sees: frame name, timestamp, image URLs, where to draw the box.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.urls import reverse
+
+from faces.models import Face
+from search.results import Group, Hit
+
+
+def format_timestamp(seconds: float) -> str:
+    """Seconds from the start of the movie as h:mm:ss."""
+    whole = max(0, int(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def box_style(box: tuple[float, float, float, float], width: int, height: int) -> str:
+    """CSS placing a box over an image of any displayed size (percentages of the frame)."""
+    if not width or not height:
+        return "display:none"
+    x1, y1, x2, y2 = box
+    left = min(max(x1 / width, 0.0), 1.0)
+    top = min(max(y1 / height, 0.0), 1.0)
+    right = min(max(x2 / width, 0.0), 1.0)
+    bottom = min(max(y2 / height, 0.0), 1.0)
+    return (
+        f"left:{left * 100:.2f}%;top:{top * 100:.2f}%;"
+        f"width:{(right - left) * 100:.2f}%;height:{(bottom - top) * 100:.2f}%"
+    )
+
+
+@dataclass
+class FaceCard:
+    """One result face as shown: its frame, movie, score and where the face is."""
+
+    face_id: int
+    score: float
+    box: tuple[float, float, float, float]
+    frame_id: int
+    frame_index: int
+    frame_name: str
+    frame_width: int
+    frame_height: int
+    timestamp: float
+    movie_id: int
+    movie_title: str
+    image_url: str
+    thumbnail_url: str
+    face_thumbnail_url: str
+
+    @property
+    def timestamp_display(self) -> str:
+        return format_timestamp(self.timestamp)
+
+    @property
+    def box_style(self) -> str:
+        return box_style(self.box, self.frame_width, self.frame_height)
+
+    @property
+    def frame_url(self) -> str:
+        return reverse("movies:frame", args=[self.frame_id])
+
+    @property
+    def search_url(self) -> str:
+        return reverse("search:face", args=[self.face_id])
+
+    def as_json(self, absolute) -> dict:
+        """The JSON endpoint's shape; ``absolute`` turns a path into an absolute URL."""
+        return {
+            "face_id": self.face_id,
+            "score": round(self.score, 6),
+            "box": list(self.box),
+            "movie": {"id": self.movie_id, "title": self.movie_title},
+            "frame": {
+                "id": self.frame_id,
+                "index": self.frame_index,
+                "name": self.frame_name,
+                "width": self.frame_width,
+                "height": self.frame_height,
+                "url": absolute(self.frame_url),
+            },
+            "timestamp": round(self.timestamp, 3),
+            "timestamp_display": self.timestamp_display,
+            "image_url": absolute(self.image_url) if self.image_url else None,
+            "thumbnail_url": absolute(self.thumbnail_url) if self.thumbnail_url else None,
+            "face_thumbnail_url": (
+                absolute(self.face_thumbnail_url) if self.face_thumbnail_url else None
+            ),
+            "search_url": absolute(self.search_url),
+        }
+
+
+@dataclass
+class GroupCard:
+    leader: FaceCard
+    duplicates: list[FaceCard] = field(default_factory=list)
+
+    def as_json(self, absolute) -> dict:
+        return {
+            **self.leader.as_json(absolute),
+            "duplicates": [card.as_json(absolute) for card in self.duplicates],
+        }
+
+
+def _file_url(field_file) -> str:
+    return field_file.url if field_file else ""
+
+
+def load_faces(face_ids: list[int]) -> dict[int, Face]:
+    """Face, Frame and Movie rows of these faces in one query, without embeddings."""
+    if not face_ids:
+        return {}
+    faces = Face.objects.without_embeddings().select_related("frame__movie").filter(pk__in=face_ids)
+    return {face.pk: face for face in faces}
+
+
+def face_card(face: Face, score: float) -> FaceCard:
+    frame = face.frame
+    movie = frame.movie
+    image_url = _file_url(frame.image)
+    return FaceCard(
+        face_id=face.pk,
+        score=float(score),
+        box=face.box,
+        frame_id=frame.pk,
+        frame_index=frame.index,
+        frame_name=frame.name,
+        frame_width=frame.width,
+        frame_height=frame.height,
+        timestamp=frame.timestamp,
+        movie_id=movie.pk,
+        movie_title=movie.title,
+        image_url=image_url,
+        thumbnail_url=_file_url(frame.thumbnail) or image_url,
+        face_thumbnail_url=_file_url(face.thumbnail),
+    )
+
+
+def group_cards(
+    groups: list[Group], extra_face_ids: tuple[int, ...] = ()
+) -> tuple[list[GroupCard], dict[int, Face]]:
+    """Cards for these groups (faces deleted since the search are left out) and the rows read.
+
+    ``extra_face_ids`` are loaded in the same query (the query face shown at the top).
+    """
+    ids = [*extra_face_ids]
+    for group in groups:
+        ids.append(group.leader.face_id)
+        ids.extend(hit.face_id for hit in group.duplicates)
+    faces = load_faces(ids)
+
+    def card(hit: Hit) -> FaceCard | None:
+        face = faces.get(hit.face_id)
+        return face_card(face, hit.score) if face is not None else None
+
+    cards = []
+    for group in groups:
+        leader = card(group.leader)
+        if leader is None:
+            continue
+        duplicates = [c for c in (card(hit) for hit in group.duplicates) if c is not None]
+        cards.append(GroupCard(leader=leader, duplicates=duplicates))
+    return cards, faces
