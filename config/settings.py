@@ -154,6 +154,9 @@ FACEFINDER_SAMPLE_EVERY = env.int("FACEFINDER_SAMPLE_EVERY", default=25)
 FACEFINDER_MIN_FACE = env.float("FACEFINDER_MIN_FACE", default=0.06)
 FACEFINDER_MIN_PROBABILITY = env.float("FACEFINDER_MIN_PROBABILITY", default=0.99)
 FACEFINDER_EMBED_BATCH = env.int("FACEFINDER_EMBED_BATCH", default=32)
+# Sampled frames per ingest batch: one pass through the networks, one bulk write and one
+# checkpoint (a killed ingest redoes at most one batch).
+FACEFINDER_FRAME_BATCH = env.int("FACEFINDER_FRAME_BATCH", default=8)
 # Movies may be added from a server path only below one of these folders.
 FACEFINDER_IMPORT_DIRS = env.list("FACEFINDER_IMPORT_DIRS", default=[str(VAR_DIR / "import")])
 FACEFINDER_MAX_UPLOAD_BYTES = env.int("FACEFINDER_MAX_UPLOAD_BYTES", default=4 * 1024**3)
