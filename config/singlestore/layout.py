@@ -1,0 +1,61 @@
+"""The SingleStoreDB table layout of frames and faces: the one place that describes it.
+
+django_singlestore shards every table by its primary key. Frames and faces are instead sharded
+by movie, so that one movie's rows sit together on one partition and the unique natural keys
+(movie, frame index[, face index]) contain the shard key, as SingleStoreDB requires. A unique
+key must contain the shard key, so ``id`` cannot stay the PRIMARY KEY of these tables: it keeps
+its AUTO_INCREMENT (unique by construction) and gets a non-unique hash key for ``pk`` lookups.
+
+Faces get one persisted computed ``VECTOR(n, F32)`` column per embedder, derived from the
+``embedding`` BLOB that the ORM writes (little-endian float32, the VECTOR binary format). The
+ORM keeps reading and writing ``embedding`` on every backend; SingleStoreDB fills the vector
+column of the face's embedder and leaves the others NULL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Frozen here (not imported from faces.embedders, which loads torch) because migrations must
+# produce the same DDL forever; tests check that it matches faces.embedders.DIMENSIONS.
+VECTOR_DIMENSIONS: dict[str, int] = {"facenet-vggface2": 512, "dlib-resnet": 128}
+
+
+def vector_column(embedder: str) -> str:
+    """Name of the VECTOR column that holds ``embedder``'s vectors."""
+    if embedder not in VECTOR_DIMENSIONS:
+        raise KeyError(f"no VECTOR column for embedder {embedder!r}")
+    return "embedding_" + embedder.replace("-", "_")
+
+
+def vector_index_name(embedder: str) -> str:
+    return f"faces_face_{vector_column(embedder)}_ann"
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    shard_key: tuple[str, ...]
+    sort_key: tuple[str, ...]
+    # Non-unique hash keys (the old primary key lives on here).
+    hash_keys: tuple[tuple[str, ...], ...] = ()
+    # Embedders whose persisted VECTOR column the table carries.
+    vector_embedders: tuple[str, ...] = ()
+
+
+LAYOUTS: dict[str, TableLayout] = {
+    # Frames are read per movie in frame order (movie page, frame page neighbours).
+    "movies.Frame": TableLayout(
+        shard_key=("movie_id",),
+        sort_key=("movie_id", "index"),
+        hash_keys=(("id",),),
+    ),
+    # Similarity scans filter by embedder (and often movie); listings read a movie's faces in
+    # frame order. Sorting by (embedder, movie_id, frame_index) lets segment elimination skip
+    # every segment of other embedders and movies for both.
+    "faces.Face": TableLayout(
+        shard_key=("movie_id",),
+        sort_key=("embedder", "movie_id", "frame_index", "face_index"),
+        hash_keys=(("id",),),
+        vector_embedders=tuple(VECTOR_DIMENSIONS),
+    ),
+}
