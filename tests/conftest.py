@@ -17,6 +17,20 @@ def _private_media_root(settings, tmp_path_factory):
     settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
 
 
+@pytest.fixture(autouse=True)
+def _fresh_search_vectors():
+    """Each test starts with no in-process search vectors.
+
+    Tests roll their transaction back, and SQLite then hands out the same face ids again: a
+    collection kept from an earlier test could look current while holding other vectors.
+    """
+    from search.backends import forget_cached_vectors
+
+    forget_cached_vectors()
+    yield
+    forget_cached_vectors()
+
+
 @pytest.fixture
 def password() -> str:
     return "a-long-test-password-42"

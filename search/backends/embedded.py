@@ -1,0 +1,384 @@
+"""The embedded vector backend: an in-process copy of the face vectors, kept in step with the table.
+
+Used on every database but SingleStoreDB (SQLite by default). Each process (web server, command)
+keeps, per embedder, the float32 vectors of every stored face in one matrix, plus an IVF index
+over 8-bit quantised copies once the collection is large. Searching:
+
+- up to ``FACEFINDER_SEARCH_EXACT_MAX_FACES`` faces, or with ``exact=True``: an exact scan (one
+  matrix-vector product);
+- above it: the IVF index proposes candidates, which are re-scored exactly from the float32
+  vectors. Only the candidate choice is approximate (recall measured by ``bench_search``); every
+  score shown is the exact dot product;
+- a movie filter scans that movie's faces exactly when they are few enough, else searches the
+  index restricted to them.
+
+Staying current across processes: ingest runs in rq workers, so before every search the
+collection compares a cheap fingerprint of the faces table (``COUNT(*)`` and ``MAX(id)``, both
+answered from the b-tree on SQLite) with the one it last saw. When it moved, the embedder's own
+count and largest id say what happened: rows with larger ids are appended (ids only grow: Django
+creates SQLite primary keys with AUTOINCREMENT and other databases use sequences); any other
+difference (a deleted movie, a re-ingest) rebuilds the collection from the table. Stored faces
+are never updated in place (ingest deletes and re-inserts), which is what makes this sound.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterator
+
+import faiss
+import numpy as np
+from django.conf import settings
+from django.db.models import Max
+
+from faces.models import Face
+from search.results import Hit
+
+logger = logging.getLogger(__name__)
+
+# How many rows one database round trip loads.
+LOAD_CHUNK = 20_000
+# The IVF index is retrained when its collection has grown this many times since training
+# (centroids trained on a small collection describe a large one poorly).
+RETRAIN_GROWTH = 4
+# Share of the IVF lists searched per query, and the fewest lists. Measured with bench_search
+# on clustered face-like vectors: 1/8 of the lists keeps recall@20 >= 0.99 up to 1M faces.
+PROBE_FRACTION = 1 / 8
+MIN_PROBES = 16
+# Candidates re-scored exactly per query: this many per requested result, and at least FLOOR.
+CANDIDATES_PER_RESULT = 5
+CANDIDATES_FLOOR = 200
+# Extra rows taken from a float32 scan before exact (float64) re-scoring, so that rounding in
+# the fast scan cannot push a true top-k face out at the boundary.
+SCAN_MARGIN = 32
+
+
+class Collection:
+    """The vectors of one embedder's faces in this process, and the index over them."""
+
+    def __init__(self, embedder: str) -> None:
+        self.embedder = embedder
+        self.lock = threading.RLock()
+        self.dim = 0
+        self.count = 0
+        self.max_id = 0
+        self.ids = np.empty(0, dtype=np.int64)  # ascending; row i holds face ids[i]
+        self.movie_ids = np.empty(0, dtype=np.int64)
+        self.matrix = np.empty((0, 0), dtype=np.float32)
+        self.index: faiss.IndexIVFScalarQuantizer | None = None
+        self.trained_count = 0
+        self.table_seen: tuple[int, int] | None = None
+        self.last_build_seconds = 0.0
+        self._reserve = 0  # rows expected by a rebuild, so that loading allocates once
+
+    # --- keeping in step with the table -------------------------------------------------------
+
+    def sync(self) -> None:
+        """Bring the collection up to date with the faces table (cheap when nothing changed)."""
+        table = table_fingerprint()
+        if table == self.table_seen:
+            return
+        count, max_id = embedder_fingerprint(self.embedder)
+        if (count, max_id) != (self.count, self.max_id):
+            appended = max_id > self.max_id and self._append_newer(
+                upto=max_id, expected_count=count
+            )
+            if not appended:
+                self.rebuild(expected_count=count)
+        self.table_seen = table
+
+    def _append_newer(self, *, upto: int, expected_count: int) -> bool:
+        """Load the rows added since the last sync; False when rows also disappeared."""
+        before = self.count
+        for ids, movie_ids, vectors in iter_rows(self.embedder, after_id=self.max_id, upto_id=upto):
+            self._append(ids, movie_ids, vectors)
+        if self.count != expected_count:
+            return False
+        self._update_index(new_rows=self.count - before)
+        return True
+
+    def rebuild(self, expected_count: int = 0) -> None:
+        """Reload every vector of this embedder from the table and rebuild the index."""
+        started = time.perf_counter()
+        self.count = 0
+        self.max_id = 0
+        self.index = None
+        self.trained_count = 0
+        self.ids = np.empty(0, dtype=np.int64)
+        self.movie_ids = np.empty(0, dtype=np.int64)
+        self.matrix = np.empty((0, self.dim), dtype=np.float32)
+        self._reserve = expected_count
+        for ids, movie_ids, vectors in iter_rows(self.embedder, after_id=0):
+            self._append(ids, movie_ids, vectors)
+        self._update_index(new_rows=self.count)
+        self.last_build_seconds = time.perf_counter() - started
+        logger.info(
+            "search index for %s rebuilt: %d faces in %.2f s",
+            self.embedder,
+            self.count,
+            self.last_build_seconds,
+        )
+
+    def _append(self, ids: np.ndarray, movie_ids: np.ndarray, vectors: np.ndarray) -> None:
+        if not len(ids):
+            return
+        if self.count == 0 and vectors.shape[1] != self.dim:
+            self.dim = vectors.shape[1]
+            self.ids = np.empty(0, dtype=np.int64)
+            self.matrix = np.empty((0, self.dim), dtype=np.float32)
+        elif vectors.shape[1] != self.dim:
+            raise ValueError(
+                f"{self.embedder} vectors have {vectors.shape[1]} dimensions, expected {self.dim}"
+            )
+        needed = self.count + len(ids)
+        if needed > len(self.ids):
+            self._grow(needed)
+        rows = slice(self.count, needed)
+        self.ids[rows] = ids
+        self.movie_ids[rows] = movie_ids
+        self.matrix[rows] = vectors
+        self.count = needed
+        self.max_id = int(ids[-1])
+
+    def _grow(self, needed: int) -> None:
+        """Grow the arrays geometrically so that appends stay amortised O(1)."""
+        capacity = max(needed, int(len(self.ids) * 1.5), self._reserve, 1024)
+        ids = np.empty(capacity, dtype=np.int64)
+        movie_ids = np.empty(capacity, dtype=np.int64)
+        matrix = np.empty((capacity, self.dim), dtype=np.float32)
+        ids[: self.count] = self.ids[: self.count]
+        movie_ids[: self.count] = self.movie_ids[: self.count]
+        matrix[: self.count] = self.matrix[: self.count]
+        self.ids, self.movie_ids, self.matrix = ids, movie_ids, matrix
+
+    def _update_index(self, *, new_rows: int) -> None:
+        """Train, extend or drop the IVF index to suit the collection's size."""
+        if self.count <= exact_max_faces():
+            self.index = None
+            self.trained_count = 0
+            return
+        if self.index is None or self.count > RETRAIN_GROWTH * self.trained_count:
+            self.index = train_ivf(self.matrix[: self.count])
+            self.trained_count = self.count
+            self.index.add(self.matrix[: self.count])
+        elif new_rows:
+            self.index.add(self.matrix[self.count - new_rows : self.count])
+
+    # --- searching ----------------------------------------------------------------------------
+
+    def nearest(
+        self,
+        vector: np.ndarray,
+        k: int,
+        *,
+        movie_id: int | None,
+        min_score: float | None,
+        exact: bool,
+    ) -> list[Hit]:
+        if self.count == 0:
+            return []
+        query = np.ascontiguousarray(vector, dtype=np.float32).reshape(-1)
+        if query.shape[0] != self.dim:
+            raise ValueError(
+                f"the query has {query.shape[0]} dimensions; {self.embedder} has {self.dim}"
+            )
+        rows = (
+            None if movie_id is None else np.flatnonzero(self.movie_ids[: self.count] == movie_id)
+        )
+        if rows is not None and not len(rows):
+            return []
+        use_index = self.index is not None and not exact
+        if use_index and rows is not None and len(rows) <= exact_max_faces():
+            use_index = False
+        if use_index:
+            candidates = self._index_candidates(query, k, rows)
+        else:
+            candidates = self._scan_candidates(query, k, rows)
+        return self._exact_top(query, candidates, k, min_score)
+
+    def _scan_candidates(self, query: np.ndarray, k: int, rows: np.ndarray | None) -> np.ndarray:
+        """Exact float32 scan of all rows (or of ``rows``); returns row numbers of the best."""
+        if rows is None:
+            scores = self.matrix[: self.count] @ query
+        else:
+            scores = self.matrix[rows] @ query
+        take = min(len(scores), k + SCAN_MARGIN)
+        best = np.argpartition(-scores, take - 1)[:take] if take < len(scores) else np.arange(take)
+        return best if rows is None else rows[best]
+
+    def _index_candidates(self, query: np.ndarray, k: int, rows: np.ndarray | None) -> np.ndarray:
+        assert self.index is not None
+        want = min(self.count, max(CANDIDATES_FLOOR, CANDIDATES_PER_RESULT * k))
+        nlist = self.index.nlist
+        probes = max(MIN_PROBES, math.ceil(nlist * PROBE_FRACTION))
+        params = faiss.SearchParametersIVF()
+        bitmap = None
+        if rows is not None:
+            # Restricted to one movie's faces: probe proportionally more lists so that as many
+            # of its faces are looked at as an unrestricted search would look at.
+            share = len(rows) / self.count
+            probes = math.ceil(probes / share)
+            mask = np.zeros(self.count, dtype=bool)
+            mask[rows] = True
+            bitmap = np.packbits(mask, bitorder="little")
+            params.sel = faiss.IDSelectorBitmap(self.count, faiss.swig_ptr(bitmap))
+        params.nprobe = min(nlist, probes)
+        _, found = self.index.search(query.reshape(1, -1), want, params=params)
+        found = found[0]
+        return found[found >= 0]
+
+    def _exact_top(
+        self, query: np.ndarray, rows: np.ndarray, k: int, min_score: float | None
+    ) -> list[Hit]:
+        """Exact float64 scores of the candidate rows; best first, ties by face id."""
+        if not len(rows):
+            return []
+        scores = self.matrix[rows].astype(np.float64) @ query.astype(np.float64)
+        face_ids = self.ids[rows]
+        order = np.lexsort((face_ids, -scores))[:k]
+        hits = [Hit(face_id=int(face_ids[i]), score=float(scores[i])) for i in order]
+        if min_score is not None:
+            hits = [hit for hit in hits if hit.score >= min_score]
+        return hits
+
+    def vectors(self, face_ids: np.ndarray) -> dict[int, np.ndarray]:
+        """Vectors of the given faces that this collection holds."""
+        if self.count == 0 or not len(face_ids):
+            return {}
+        stored = self.ids[: self.count]
+        positions = np.searchsorted(stored, face_ids)
+        positions = np.minimum(positions, self.count - 1)
+        present = stored[positions] == face_ids
+        return {
+            int(face_id): self.matrix[row].copy()
+            for face_id, row, ok in zip(face_ids, positions, present, strict=True)
+            if ok
+        }
+
+
+class EmbeddedBackend:
+    """In-process vector search for SQLite, PostgreSQL, MySQL/MariaDB (see the module doc)."""
+
+    def __init__(self) -> None:
+        self._collections: dict[str, Collection] = {}
+        self._lock = threading.Lock()
+
+    def collection(self, embedder: str) -> Collection:
+        with self._lock:
+            if embedder not in self._collections:
+                self._collections[embedder] = Collection(embedder)
+            return self._collections[embedder]
+
+    def nearest(
+        self,
+        vector: np.ndarray,
+        embedder: str,
+        k: int,
+        *,
+        movie_id: int | None = None,
+        min_score: float | None = None,
+        exact: bool = False,
+    ) -> list[Hit]:
+        collection = self.collection(embedder)
+        with collection.lock:
+            collection.sync()
+            return collection.nearest(
+                vector, k, movie_id=movie_id, min_score=min_score, exact=exact
+            )
+
+    def vectors(self, face_ids: list[int]) -> dict[int, np.ndarray]:
+        wanted = np.asarray(sorted(set(face_ids)), dtype=np.int64)
+        found: dict[int, np.ndarray] = {}
+        with self._lock:
+            collections = list(self._collections.values())
+        for collection in collections:
+            with collection.lock:
+                found.update(collection.vectors(wanted))
+        missing = [int(face_id) for face_id in wanted if int(face_id) not in found]
+        if missing:
+            # Faces this process has not loaded (e.g. asked before any search): the table.
+            rows = Face.objects.filter(pk__in=missing).values_list("id", "embedding")
+            found.update({face_id: np.frombuffer(bytes(blob), "<f4") for face_id, blob in rows})
+        return found
+
+    def forget(self) -> None:
+        """Drop every in-process collection (tests; a rolled-back transaction reuses ids)."""
+        with self._lock:
+            self._collections.clear()
+
+
+def exact_max_faces() -> int:
+    return int(settings.FACEFINDER_SEARCH_EXACT_MAX_FACES)
+
+
+def table_fingerprint() -> tuple[int, int]:
+    """(row count, largest id) of the whole faces table: two b-tree look-ups on SQLite."""
+    count = Face.objects.count()
+    max_id = Face.objects.aggregate(top=Max("id"))["top"] or 0
+    return count, max_id
+
+
+def embedder_fingerprint(embedder: str) -> tuple[int, int]:
+    faces = Face.objects.filter(embedder=embedder)
+    return faces.count(), faces.aggregate(top=Max("id"))["top"] or 0
+
+
+def iter_rows(
+    embedder: str, *, after_id: int, upto_id: int | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Chunks of (ids, movie ids, vectors) of the embedder's faces, ``after_id < id <= upto_id``.
+
+    Streams in chunks so that loading a million 2 KB vectors never holds them twice.
+    """
+    faces = Face.objects.filter(embedder=embedder, id__gt=after_id)
+    if upto_id is not None:
+        faces = faces.filter(id__lte=upto_id)
+    rows = faces.order_by("id").values_list("id", "movie_id", "embedding")
+    ids: list[int] = []
+    movies: list[int] = []
+    blobs: list[bytes] = []
+    for face_id, movie_id, blob in rows.iterator(chunk_size=LOAD_CHUNK):
+        ids.append(face_id)
+        movies.append(movie_id)
+        blobs.append(bytes(blob))
+        if len(ids) >= LOAD_CHUNK:
+            yield _chunk(embedder, ids, movies, blobs)
+            ids, movies, blobs = [], [], []
+    if ids:
+        yield _chunk(embedder, ids, movies, blobs)
+
+
+def _chunk(
+    embedder: str, ids: list[int], movies: list[int], blobs: list[bytes]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    lengths = {len(blob) for blob in blobs}
+    if len(lengths) != 1:
+        raise ValueError(f"{embedder} faces hold vectors of different lengths: {sorted(lengths)}")
+    dim = lengths.pop() // 4
+    return (
+        np.asarray(ids, dtype=np.int64),
+        np.asarray(movies, dtype=np.int64),
+        np.frombuffer(b"".join(blobs), dtype="<f4").reshape(-1, dim),
+    )
+
+
+def train_ivf(vectors: np.ndarray) -> faiss.IndexIVFScalarQuantizer:
+    """An inner-product IVF index with 8-bit scalar-quantised codes, trained on a sample.
+
+    About sqrt(n) lists (capped at 2048) keep both training and the coarse search cheap; the
+    codes are a quarter of the float32 size and only choose candidates.
+    """
+    count, dim = vectors.shape
+    nlist = int(min(2048, max(64, math.sqrt(count))))
+    quantizer = faiss.IndexFlatIP(dim)
+    index = faiss.IndexIVFScalarQuantizer(
+        quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+    )
+    index.cp.niter = 10
+    sample_size = min(count, nlist * 40)
+    sample = np.random.default_rng(0).choice(count, sample_size, replace=False)
+    index.train(np.ascontiguousarray(vectors[np.sort(sample)]))
+    return index
