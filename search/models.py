@@ -32,11 +32,10 @@ class QueryPhoto(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="query_photos"
     )
-    image = models.ImageField(
-        upload_to=query_photo_path, max_length=255, width_field="width", height_field="height"
-    )
-    width = models.IntegerField(default=0)
-    height = models.IntegerField(default=0)
+    # Stored as a JPEG, upright and scaled down; boxes below are in its pixels.
+    image = models.ImageField(upload_to=query_photo_path, max_length=255)
+    width = models.IntegerField()
+    height = models.IntegerField()
     original_name = models.CharField(max_length=255, blank=True)
     embedder = models.CharField(max_length=64)
     # One entry per detected face, in detection order: {"box": [x1, y1, x2, y2],

@@ -128,6 +128,8 @@ def store_query_photo(owner, upload: UploadedFile) -> QueryPhoto:
     Image.fromarray(image_rgb).save(buffer, format="JPEG", quality=90)
     photo = QueryPhoto(
         owner=owner,
+        width=image_rgb.shape[1],
+        height=image_rgb.shape[0],
         original_name=(upload.name or "")[:255],
         embedder=embedder,
         faces=faces,
