@@ -201,10 +201,8 @@ class Collection:
 
     def _scan_candidates(self, query: np.ndarray, k: int, rows: np.ndarray | None) -> np.ndarray:
         """Exact float32 scan of all rows (or of ``rows``); returns row numbers of the best."""
-        if rows is None:
-            scores = self.matrix[: self.count] @ query
-        else:
-            scores = self.matrix[rows] @ query
+        vectors = self.matrix[: self.count] if rows is None else self.matrix[rows]
+        scores = vectors @ query
         take = min(len(scores), k + SCAN_MARGIN)
         best = np.argpartition(-scores, take - 1)[:take] if take < len(scores) else np.arange(take)
         return best if rows is None else rows[best]
@@ -368,11 +366,12 @@ def _chunk(
 def train_ivf(vectors: np.ndarray) -> faiss.IndexIVFScalarQuantizer:
     """An inner-product IVF index with 8-bit scalar-quantised codes, trained on a sample.
 
-    About sqrt(n) lists (capped at 2048) keep both training and the coarse search cheap; the
+    About sqrt(n) lists (at most 2048) keep both training and the coarse search cheap; the
     codes are a quarter of the float32 size and only choose candidates.
     """
     count, dim = vectors.shape
-    nlist = int(min(2048, max(64, math.sqrt(count))))
+    # faiss wants about 39 training points per list.
+    nlist = max(1, min(int(math.sqrt(count)), 2048, count // 39))
     quantizer = faiss.IndexFlatIP(dim)
     index = faiss.IndexIVFScalarQuantizer(
         quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT

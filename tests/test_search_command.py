@@ -1,0 +1,109 @@
+"""``manage.py search_faces``: ranked groups for a face or a photo, clear errors for bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+from PIL import Image
+
+from tests.search_engine_helpers import add_faces, make_movie, unit
+
+
+def run(*args) -> str:
+    out = io.StringIO()
+    call_command("search_faces", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def faces(db, settings):
+    """Query, a near-duplicate of it, a second shot of the same person, another person."""
+    settings.FACEFINDER_DUPLICATE_DISTANCE = {"dlib-resnet": 0.3, "facenet-vggface2": 0.3}
+    movie = make_movie("Gala")
+    ids = add_faces(
+        movie,
+        [unit([1, 0, 0]), unit([1, 0.1, 0]), unit([1, 0.6, 0]), unit([0, 0, 1])],
+        first_frame=90,
+    )
+    return movie, ids
+
+
+def test_face_search_prints_ranked_groups(faces):
+    movie, (query, duplicate, second_shot, stranger) = faces
+    output = run("--face", str(query))
+    lines = output.splitlines()
+    assert lines[0] == f"Query: face {query}, dlib-resnet"
+    assert "4 results in 3 groups" in output
+    first, second, third = [line.split() for line in lines[-3:]]
+    # rank, face id, score, movie, frame index, time, duplicates
+    assert first[:3] == ["1", str(query), "1.0000"]
+    assert first[3:] == ["Gala", "90", "0:00:03", str(duplicate)]
+    assert second[:2] == ["2", str(second_shot)] and second[-1] == "-"
+    assert third[:2] == ["3", str(stranger)] and third[2] == "0.0000"
+
+
+def test_json_output_carries_groups_and_duplicates(faces):
+    movie, (query, duplicate, second_shot, stranger) = faces
+    data = json.loads(run("--face", str(query), "--json", "--k", "3"))
+    assert data["query_face_id"] == query
+    assert data["results"] == 3
+    leader = data["groups"][0]
+    assert leader["face_id"] == query and leader["movie_id"] == movie.pk
+    assert leader["frame_index"] == 90 and leader["frame_name"] == "gala.mp4_90"
+    assert leader["timestamp"] == pytest.approx(3.6)
+    assert [d["face_id"] for d in leader["duplicates"]] == [duplicate]
+    assert [g["face_id"] for g in data["groups"]] == [query, second_shot]
+
+
+def test_min_score_and_movie_filters(faces):
+    movie, (query, duplicate, second_shot, stranger) = faces
+    data = json.loads(run("--face", str(query), "--json", "--min-score", "0.5"))
+    assert stranger not in {g["face_id"] for g in data["groups"]}
+    other = make_movie("Other")
+    data = json.loads(run("--face", str(query), "--json", "--movie", str(other.pk)))
+    assert [g["face_id"] for g in data["groups"]] == [query]
+    text = run("--face", str(query), "--movie", str(other.pk))
+    assert "No face matches these filters." in text
+
+
+def test_face_alone_in_its_embedder_says_so(db):
+    (face,) = add_faces(make_movie(), [unit([1, 0, 0])])
+    assert "nothing to compare" in run("--face", str(face))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--face", "424242"], "There is no face 424242"),
+        (["--face", "1", "--k", "0"], "between 1 and"),
+        (["--face", "1", "--movie", "999"], "There is no movie 999"),
+        ([], "one of the arguments --face --image is required"),
+    ],
+)
+def test_bad_arguments_give_clear_errors(db, args, message):
+    with pytest.raises(CommandError, match=message):
+        run(*args)
+
+
+def test_image_that_is_not_an_image(db, tmp_path):
+    path = tmp_path / "notes.jpg"
+    path.write_text("not a picture")
+    with pytest.raises(CommandError, match="not an image"):
+        run("--image", str(path), "--embedder", "dlib-resnet")
+
+
+def test_missing_image_file(db, tmp_path):
+    with pytest.raises(CommandError, match="is not a file"):
+        run("--image", str(tmp_path / "nowhere.jpg"))
+
+
+def test_image_without_a_face(db, tmp_path):
+    path = tmp_path / "sky.png"
+    gradient = np.tile(np.linspace(60, 200, 320, dtype=np.uint8), (240, 1))
+    Image.fromarray(np.stack([gradient] * 3, axis=-1)).save(path)
+    with pytest.raises(CommandError, match="No face was found"):
+        run("--image", str(path), "--embedder", "dlib-resnet")
