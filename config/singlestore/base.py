@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.core import checks
 from django.db import NotSupportedError
+from django.db import OperationalError as DjangoOperationalError
 from django.utils.functional import cached_property
 from django_singlestore.base import DatabaseWrapper as BaseDatabaseWrapper
 from django_singlestore.validation import DatabaseValidation as BaseDatabaseValidation
@@ -91,7 +92,7 @@ class DatabaseWrapper(BaseDatabaseWrapper):
     def singlestore_server_data(self):
         try:
             return super().singlestore_server_data
-        except self.Database.OperationalError as error:
+        except (self.Database.OperationalError, DjangoOperationalError) as error:
             if error.args and error.args[0] == UNKNOWN_SYSTEM_VARIABLE:
                 raise NotSupportedError(self._not_singlestore_message()) from error
             raise

@@ -1,0 +1,577 @@
+"""Every SQL statement Facefinder sends to SingleStoreDB, produced without a server and parsed.
+
+The DDL comes from every migration of every installed app, run through the real
+django_singlestore schema editor (with Facefinder's layout hook) in collect-SQL mode; the search
+and vector-index statements are captured from a recording cursor. Each statement is parsed with
+sqlglot's ``singlestore`` dialect; the few that sqlglot can only take as an unchecked
+``Command`` are listed in ``REVIEWED_COMMANDS`` and compared with reviewed text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from contextlib import contextmanager
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pytest
+import sqlglot
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import NotSupportedError, OperationalError, connection, connections
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.state import ProjectState
+from singlestoredb.mysql.connection import Connection as ClientConnection
+from sqlglot import exp
+
+from config.database import SINGLESTORE_REFERENCE_APPS, database_config
+from config.singlestore.base import DatabaseWrapper
+from config.singlestore.layout import VECTOR_DIMENSIONS, vector_column
+from faces.models import Face, pack_vector
+from movies.models import Frame, Movie
+from search.backends.singlestore import (
+    SCAN_MARGIN,
+    SingleStoreBackend,
+    create_vector_index,
+    drop_vector_index,
+    vector_index_status,
+)
+
+URL = "singlestoredb://facefinder:secret@s2.example:3306/facefinder"
+ALIAS = "singlestore_offline"
+
+# Statements sqlglot 30 cannot parse into a tree (it falls back to Command). Each was reviewed
+# against SingleStoreDB's documentation; any new Command-only statement fails the test until it
+# is reviewed and added here.
+REVIEWED_COMMAND_PREFIXES = {
+    # Reference tables: "CREATE ROWSTORE REFERENCE TABLE" (django_singlestore's output for the
+    # apps in SINGLESTORE_REFERENCE_APPS).
+    "create reference table": "CREATE ROWSTORE REFERENCE TABLE `",
+    # ANN index (vector_index create): ALTER TABLE ... ADD VECTOR INDEX ... INDEX_OPTIONS '...'.
+    "add vector index": "ALTER TABLE `faces_face` ADD VECTOR INDEX `faces_face_embedding_",
+}
+REVIEWED_VECTOR_INDEX_SQL = (
+    "ALTER TABLE `faces_face` ADD VECTOR INDEX `faces_face_embedding_dlib_resnet_ann` "
+    "(`embedding_dlib_resnet`) INDEX_OPTIONS "
+    '\'{"index_type": "HNSW_FLAT", "metric_type": "DOT_PRODUCT", "M": 16}\''
+)
+
+
+# --- producing the SQL without a server ---------------------------------------------------------
+
+
+def complete_settings(config: dict) -> dict:
+    """Django's defaults for the keys a DATABASES entry leaves out."""
+    return connections.configure_settings({"default": config})["default"]
+
+
+@contextmanager
+def offline_singlestore(version: tuple[int, int, int] = (8, 9, 0)):
+    """A real Facefinder SingleStoreDB wrapper that never connects.
+
+    Only two things are supplied: the server version (normally read from the server) and a
+    client connection object created with ``defer_connect`` (the schema editor uses its
+    ``escape`` to quote default values, as it would on a live connection).
+    """
+    with mock.patch.dict(os.environ):
+        for app in SINGLESTORE_REFERENCE_APPS:
+            os.environ.pop(f"DJANGO_SINGLESTORE_TABLE_STORAGE_TYPE_{app}", None)
+        settings_dict = complete_settings(database_config(URL, Path()))
+        wrapper = DatabaseWrapper(settings_dict, alias=ALIAS)
+        wrapper.__dict__["s2_version"] = version
+        client = ClientConnection(host="s2.example", defer_connect=True)
+        client.server_status = 0  # what a fresh server session reports: backslash escapes on
+        wrapper.connection = client
+        setattr(connections._connections, ALIAS, wrapper)
+        try:
+            yield wrapper
+        finally:
+            wrapper.connection = None
+            delattr(connections._connections, ALIAS)
+
+
+def migration_statements(wrapper) -> list[tuple[str, str]]:
+    """(migration, statement) for every migration of every app, in dependency order."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    plan: list[tuple[str, str]] = []
+    for leaf in sorted(loader.graph.leaf_nodes()):
+        for key in loader.graph.forwards_plan(leaf):
+            if key not in plan:
+                plan.append(key)
+    state = ProjectState(real_apps=set())
+    statements = []
+    for key in plan:
+        with wrapper.schema_editor(collect_sql=True, atomic=False) as editor:
+            state = loader.graph.nodes[key].apply(state, editor, collect_sql=True)
+        statements += [
+            (f"{key[0]}.{key[1]}", sql.strip())
+            for sql in editor.collected_sql
+            if not sql.startswith("--")
+        ]
+    return statements
+
+
+@pytest.fixture(scope="module")
+def ddl(django_db_blocker) -> list[tuple[str, str]]:
+    # Unblocked because ensure_connection() is called (a no-op: the wrapper never connects).
+    with django_db_blocker.unblock(), offline_singlestore() as wrapper:
+        return migration_statements(wrapper)
+
+
+def parse(sql: str, params: list | tuple = ()) -> exp.Expression:
+    """Parse with the singlestore dialect; %s placeholders become :p1, :p2, ..."""
+    assert sql.count("%s") == len(params), sql
+    counter = iter(range(1, len(params) + 1))
+    text = re.sub(r"%s", lambda _: f":p{next(counter)}", sql).rstrip(";").strip()
+    return sqlglot.parse_one(text, read="singlestore")
+
+
+def reviewed_command(sql: str) -> str | None:
+    for name, prefix in REVIEWED_COMMAND_PREFIXES.items():
+        if sql.startswith(prefix):
+            return name
+    return None
+
+
+def create_table(ddl, table: str) -> str:
+    matches = [sql for _, sql in ddl if re.match(rf"CREATE .*TABLE `{table}` ", sql)]
+    assert len(matches) == 1, f"{table}: {matches}"
+    return matches[0]
+
+
+# --- DDL ----------------------------------------------------------------------------------------
+
+
+def test_every_migration_statement_parses_or_is_a_reviewed_command(ddl):
+    assert len(ddl) > 20
+    kinds = set()
+    for migration, sql in ddl:
+        tree = parse(sql)
+        if isinstance(tree, exp.Command):
+            assert reviewed_command(sql), f"{migration}: unreviewed Command-only SQL: {sql}"
+            kinds.add(reviewed_command(sql))
+        else:
+            kinds.add(type(tree).__name__)
+    # The statement kinds migrations send (reported in docs/singlestore.md).
+    assert {"Create", "Alter", "create reference table"} <= kinds
+
+
+def test_contrib_apps_are_reference_tables(ddl):
+    for table in ("auth_user", "auth_permission", "django_content_type", "django_admin_log"):
+        assert create_table(ddl, table).startswith(f"CREATE ROWSTORE REFERENCE TABLE `{table}`")
+
+
+def table_definitions(sql: str) -> list[str]:
+    """The comma-separated items of a CREATE TABLE body (columns, keys, constraints)."""
+    assert isinstance(parse(sql), exp.Create), sql
+    body = sql[sql.index("(") + 1 : sql.rindex(")")]
+    items, depth, current = [], 0, ""
+    for char in body:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            items.append(current.strip())
+            current = ""
+        else:
+            current += char
+    return [*items, current.strip()]
+
+
+def shard_and_unique_keys(sql: str) -> tuple[list[str], list[list[str]]]:
+    """Shard key columns and every unique key's columns (read from the text: sqlglot 30 turns
+    ``SHARD KEY (...)`` into a column named SHARD)."""
+    shard, uniques = [], []
+    for item in table_definitions(sql):
+        if item.startswith("SHARD KEY"):
+            shard = re.findall(r"`(\w+)`", item)
+        elif re.match(r"(CONSTRAINT `\w+` )?UNIQUE|UNIQUE KEY|PRIMARY KEY", item):
+            uniques.append(re.findall(r"`(\w+)`", item.split("(", 1)[1]))
+        elif re.search(r"\b(PRIMARY KEY|UNIQUE)$", item):  # column-level key
+            uniques.append([re.match(r"`(\w+)`", item).group(1)])
+    return shard, uniques
+
+
+def test_every_unique_key_of_a_distributed_table_contains_its_shard_key(ddl):
+    distributed = [sql for _, sql in ddl if sql.startswith("CREATE  TABLE")]
+    assert distributed
+    for sql in distributed:
+        shard, uniques = shard_and_unique_keys(sql)
+        assert shard, f"no shard key: {sql}"
+        for unique in uniques:
+            assert set(shard) <= set(unique), f"unique key {unique} lacks shard key {shard}: {sql}"
+    # No unique key is added later to a distributed table either.
+    distributed_tables = {re.search(r"TABLE `(\w+)`", sql).group(1) for sql in distributed}
+    for _, sql in ddl:
+        added = re.match(r"ALTER TABLE `(\w+)` ADD CONSTRAINT .* UNIQUE", sql)
+        assert not (added and added.group(1) in distributed_tables), sql
+
+
+def test_faces_are_sharded_by_movie_with_one_vector_column_per_embedder(ddl):
+    sql = create_table(ddl, "faces_face")
+    shard, uniques = shard_and_unique_keys(sql)
+    assert shard == ["movie_id"]
+    assert uniques == [["movie_id", "frame_index", "face_index"]]
+    assert "PRIMARY KEY" not in sql
+    assert "`id` bigint AUTO_INCREMENT NOT NULL," in sql
+    assert "KEY (`id`) USING HASH" in sql
+    assert "SORT KEY (`embedder`, `movie_id`, `frame_index`, `face_index`)" in sql
+    tree = parse(sql)
+    columns = {
+        column.name: column for column in tree.this.expressions if isinstance(column, exp.ColumnDef)
+    }
+    for embedder, dimension in VECTOR_DIMENSIONS.items():
+        column = columns[vector_column(embedder)].sql(dialect="singlestore")
+        assert f"WHEN `embedder` = '{embedder}' THEN `embedding` :> VECTOR({dimension}, F32)" in (
+            column
+        )
+        assert column.endswith(f"PERSISTED VECTOR({dimension}, F32)")
+    # The ORM's column stays a BLOB of packed float32 on every backend.
+    assert columns["embedding"].sql(dialect="singlestore") == "`embedding` LONGBLOB NOT NULL"
+
+
+def test_frames_are_sharded_by_movie_and_sorted_by_frame(ddl):
+    sql = create_table(ddl, "movies_frame")
+    shard, uniques = shard_and_unique_keys(sql)
+    assert shard == ["movie_id"]
+    assert uniques == [["movie_id", "index"]]
+    assert "SORT KEY (`movie_id`, `index`)" in sql
+    # Movies keep django_singlestore's layout: sharded by their primary key.
+    assert "SHARD KEY (`id`)" in create_table(ddl, "movies_movie")
+
+
+def test_layout_dimensions_match_the_embedders():
+    from faces.embedders import DIMENSIONS
+
+    assert VECTOR_DIMENSIONS == DIMENSIONS
+
+
+def test_a_reference_storage_type_for_faces_is_refused(django_db_blocker):
+    reference_faces = {"DJANGO_SINGLESTORE_TABLE_STORAGE_TYPE_FACES": "REFERENCE"}
+    with (
+        django_db_blocker.unblock(),
+        offline_singlestore() as wrapper,
+        mock.patch.dict(os.environ, reference_faces),
+        pytest.raises(Exception, match="must be a distributed columnstore table"),
+    ):
+        migration_statements(wrapper)
+
+
+# --- search queries -----------------------------------------------------------------------------
+
+
+class RecordingCursor:
+    def __init__(self, log: list, rows: list, description=None) -> None:
+        self.log, self.rows, self.description = log, rows, description
+
+    def execute(self, sql, params=None):
+        self.log.append((sql, list(params or [])))
+
+    def fetchall(self):
+        return list(self.rows)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class RecordingConnection:
+    """Stands in for django.db.connection: records statements, answers with canned rows."""
+
+    vendor = "singlestore"
+
+    def __init__(self, rows=(), description=None, version=(8, 9, 0)) -> None:
+        self.log: list[tuple[str, list]] = []
+        self.rows, self.description, self.version = list(rows), description, version
+
+    def cursor(self):
+        return RecordingCursor(self.log, self.rows, self.description)
+
+    def get_database_version(self):
+        return self.version
+
+
+def unit(rng, dimension):
+    vector = rng.normal(size=dimension).astype(np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+@pytest.mark.parametrize(
+    ("movie_id", "exact", "scored_column"),
+    [
+        (None, False, "embedding_dlib_resnet"),  # the form an ANN index can answer
+        (None, True, "embedding"),  # exact scan: the BLOB has no vector index
+        (7, False, "embedding"),  # a movie filter is selective: exact scan of its segments
+    ],
+)
+def test_nearest_sends_one_bound_dot_product_query(movie_id, exact, scored_column):
+    rng = np.random.default_rng(1)
+    query = unit(rng, 128)
+    fake = RecordingConnection()
+    SingleStoreBackend(fake).nearest(query, "dlib-resnet", 20, movie_id=movie_id, exact=exact)
+    ((sql, params),) = fake.log
+    tree = parse(sql, params)
+    assert isinstance(tree, exp.Select)
+    (dot,) = list(tree.find_all(exp.DotProduct))
+    assert dot.this.name == scored_column
+    assert tree.args["order"].sql(dialect="singlestore") == "ORDER BY `score` DESC"
+    assert tree.args["limit"].expression.name == f"p{len(params)}"
+    assert params[-1] == 20 + SCAN_MARGIN
+    where = tree.args["where"].sql(dialect="singlestore")
+    assert "`embedder` = :p2" in where
+    assert params[1] == "dlib-resnet"
+    assert ("`movie_id` = :p3" in where) == (movie_id is not None)
+    # The query vector is a bound parameter, never SQL text.
+    assert str(query[0])[:6] not in sql
+    expected = pack_vector(query) if scored_column == "embedding" else None
+    if expected is not None:
+        assert params[0] == expected
+    else:
+        assert np.allclose(np.asarray(eval(params[0]), dtype=np.float32), query)
+
+
+def test_vectors_sends_one_bound_in_query():
+    fake = RecordingConnection(rows=[(3, pack_vector(np.ones(4, np.float32)))])
+    found = SingleStoreBackend(fake).vectors([5, 3, 5])
+    ((sql, params),) = fake.log
+    assert isinstance(parse(sql, params), exp.Select)
+    assert params == [3, 5]
+    assert list(found) == [3]
+    assert SingleStoreBackend(RecordingConnection()).vectors([]) == {}
+
+
+def test_nearest_ranks_the_candidates_exactly_and_applies_min_score():
+    rng = np.random.default_rng(2)
+    query = unit(rng, 128)
+    vectors = {face_id: unit(rng, 128) for face_id in range(1, 61)}
+    vectors[61] = vectors[60].copy()  # an exact duplicate: the tie goes to the lower id
+    rows = [(face_id, pack_vector(vector), 0.0) for face_id, vector in vectors.items()]
+    hits = SingleStoreBackend(RecordingConnection(rows)).nearest(query, "dlib-resnet", 61)
+    scores = {
+        face_id: float(v.astype(np.float64) @ query.astype(np.float64))
+        for face_id, v in vectors.items()
+    }
+    expected = sorted(scores, key=lambda face_id: (-scores[face_id], face_id))
+    assert [hit.face_id for hit in hits] == expected
+    assert [hit.score for hit in hits] == pytest.approx([scores[i] for i in expected], abs=1e-12)
+    limited = SingleStoreBackend(RecordingConnection(rows)).nearest(
+        query, "dlib-resnet", 5, min_score=0.0
+    )
+    assert len(limited) <= 5 and all(hit.score >= 0.0 for hit in limited)
+
+
+def test_nearest_rejects_a_vector_of_the_wrong_dimension():
+    with pytest.raises(ValueError, match="128 dimensions, the query has 512"):
+        SingleStoreBackend(RecordingConnection()).nearest(np.ones(512), "dlib-resnet", 5)
+
+
+@pytest.fixture
+def sqlite_dot_product(db):
+    """Lets SQLite run the exact-scan statement itself (it accepts backtick identifiers)."""
+    connection.ensure_connection()
+
+    def dot_product(a, b):
+        return float(np.frombuffer(a, "<f4").astype(np.float64) @ np.frombuffer(b, "<f4"))
+
+    connection.connection.create_function("DOT_PRODUCT", 2, dot_product, deterministic=True)
+
+
+def make_faces(rng, count_per_movie=30):
+    movies = [Movie.objects.create(title=f"Movie {n}") for n in range(2)]
+    for movie in movies:
+        for index in range(count_per_movie):
+            frame = Frame.objects.create(
+                movie=movie,
+                index=index,
+                timestamp=index / 25,
+                width=64,
+                height=48,
+                image=f"movies/{movie.pk}/frames/{index:08d}.jpg",
+            )
+            for face_index, embedder in enumerate(VECTOR_DIMENSIONS):
+                Face.objects.create(
+                    movie=movie,
+                    frame=frame,
+                    frame_index=index,
+                    face_index=face_index,
+                    x1=0,
+                    y1=0,
+                    x2=10,
+                    y2=10,
+                    probability=0.999,
+                    embedder=embedder,
+                    embedding=pack_vector(unit(rng, VECTOR_DIMENSIONS[embedder])),
+                )
+    return movies
+
+
+def test_exact_scan_sql_returns_what_the_embedded_backend_returns(sqlite_dot_product):
+    """The exact-scan statement, executed by SQLite, gives the embedded backend's hits."""
+    from search.backends.embedded import EmbeddedBackend
+
+    rng = np.random.default_rng(3)
+    movies = make_faces(rng)
+    embedded, sql_backend = EmbeddedBackend(), SingleStoreBackend(connection)
+    for embedder, dimension in VECTOR_DIMENSIONS.items():
+        query = unit(rng, dimension)
+        for movie_id in (None, movies[1].pk):
+            for k in (1, 5, 100):
+                ours = sql_backend.nearest(query, embedder, k, movie_id=movie_id, exact=True)
+                theirs = embedded.nearest(query, embedder, k, movie_id=movie_id, exact=True)
+                assert [h.face_id for h in ours] == [h.face_id for h in theirs]
+                assert np.allclose([h.score for h in ours], [h.score for h in theirs])
+    some = list(Face.objects.values_list("id", flat=True)[:5])
+    ours, theirs = sql_backend.vectors(some), embedded.vectors(some)
+    assert sorted(ours) == sorted(theirs)
+    assert all(np.array_equal(ours[i], theirs[i]) for i in ours)
+
+
+# --- vector index management --------------------------------------------------------------------
+
+SHOW_INDEX_COLUMNS = [("Table",), ("Non_unique",), ("Key_name",), ("Index_type",)]
+
+
+def test_vector_index_statements():
+    fake = RecordingConnection(rows=[], description=SHOW_INDEX_COLUMNS)
+    sql = create_vector_index("dlib-resnet", "HNSW_FLAT", {"M": 16}, connection=fake)
+    assert sql == REVIEWED_VECTOR_INDEX_SQL
+    assert [s for s, _ in fake.log] == ["SHOW INDEXES FROM `faces_face`", sql]
+    assert isinstance(parse(fake.log[0][0]), exp.Show)
+    assert isinstance(parse(sql), exp.Command) and reviewed_command(sql) == "add vector index"
+
+    indexed = [("faces_face", 1, "faces_face_embedding_dlib_resnet_ann", "VECTOR")]
+    fake = RecordingConnection(rows=indexed, description=SHOW_INDEX_COLUMNS)
+    assert vector_index_status(fake) == {"facenet-vggface2": None, "dlib-resnet": "VECTOR"}
+    sql = drop_vector_index("dlib-resnet", connection=fake)
+    assert sql == "DROP INDEX `faces_face_embedding_dlib_resnet_ann` ON `faces_face`"
+    assert isinstance(parse(sql), exp.Drop)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"embedder": "vgg"}, "Unknown embedder 'vgg'"),
+        ({"index_type": "BTREE"}, "Unknown index type 'BTREE'"),
+        ({"options": {"nlist": "1; DROP TABLE x"}}, "is not allowed"),
+        ({"options": {"evil'": 3}}, "is not allowed"),
+    ],
+)
+def test_vector_index_rejects_bad_requests(kwargs, message):
+    request = {"embedder": "dlib-resnet", "index_type": "IVF_PQFS", "options": None, **kwargs}
+    fake = RecordingConnection(rows=[], description=SHOW_INDEX_COLUMNS)
+    with pytest.raises(Exception, match=re.escape(message)):
+        create_vector_index(connection=fake, **request)
+    assert not any(sql.startswith("ALTER") for sql, _ in fake.log)
+
+
+def test_vector_index_needs_8_9_for_nullable_vector_columns():
+    fake = RecordingConnection(description=SHOW_INDEX_COLUMNS, version=(8, 7, 4))
+    with pytest.raises(Exception, match=r"8\.7\.4 cannot index a nullable VECTOR column"):
+        create_vector_index("dlib-resnet", connection=fake)
+    assert fake.log == []
+
+
+def test_vector_index_command_explains_it_needs_singlestore(db):
+    with pytest.raises(CommandError, match="only on SingleStoreDB; this database is sqlite"):
+        call_command("vector_index", "status")
+
+
+# --- configuration and start-up faults ----------------------------------------------------------
+
+
+def test_singlestore_url_selects_the_singlestore_engine():
+    with mock.patch.dict(os.environ):
+        config = database_config(
+            "singlestoredb://admin:p%40ss@db.internal:3307/films?ssl_ca=/etc/ca.pem", Path()
+        )
+        assert config["ENGINE"] == "config.singlestore"
+        assert (config["USER"], config["PASSWORD"], config["HOST"], config["PORT"]) == (
+            "admin",
+            "p@ss",
+            "db.internal",
+            3307,
+        )
+        assert config["NAME"] == "films"
+        assert config["OPTIONS"] == {"ssl_ca": "/etc/ca.pem"}
+        for app in SINGLESTORE_REFERENCE_APPS:
+            assert (
+                os.environ[f"DJANGO_SINGLESTORE_TABLE_STORAGE_TYPE_{app}"] == "ROWSTORE REFERENCE"
+            )
+    with offline_singlestore() as wrapper:
+        assert wrapper.vendor == "singlestore"
+
+
+def test_sqlite_urls_keep_their_behaviour(tmp_path):
+    config = database_config("sqlite:///var/db.sqlite3", tmp_path)
+    assert config["ENGINE"] == "django.db.backends.sqlite3"
+    assert config["NAME"] == str(tmp_path / "var" / "db.sqlite3")
+
+
+def live_wrapper(url: str) -> DatabaseWrapper:
+    settings_dict = complete_settings(database_config(url, Path()))
+    return DatabaseWrapper(settings_dict, alias="probe")
+
+
+@pytest.fixture
+def network_db(django_db_blocker):
+    """These tests open their own connections (never the test database)."""
+    with django_db_blocker.unblock():
+        yield
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_unreachable_server_is_one_clear_error(network_db):
+    wrapper = live_wrapper(f"singlestoredb://root:x@127.0.0.1:{closed_port()}/facefinder")
+    with pytest.raises(OperationalError, match=r"Cannot reach SingleStoreDB at 127\.0\.0\.1:\d+"):
+        wrapper.ensure_connection()
+    (error,) = [issue for issue in wrapper.validation.check() if issue.level >= 40]
+    assert error.id == "facefinder.singlestore.E001"
+    assert "Cannot reach SingleStoreDB" in error.msg
+
+
+def mariadb_answers() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 3306), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+needs_mariadb = pytest.mark.skipif(
+    not mariadb_answers(), reason="no MySQL-protocol server (MariaDB) on 127.0.0.1:3306"
+)
+
+
+@needs_mariadb
+def test_wrong_credentials_are_one_clear_error(network_db):
+    wrapper = live_wrapper("singlestoredb://facefinder_nobody:wrong@127.0.0.1:3306/facefinder")
+    with pytest.raises(OperationalError, match="refused user 'facefinder_nobody': wrong user name"):
+        wrapper.ensure_connection()
+
+
+@needs_mariadb
+def test_a_server_that_is_not_singlestore_is_refused_at_connection(network_db):
+    """MariaDB speaks the same protocol; the version check must say it is not SingleStoreDB."""
+    wrapper = live_wrapper("singlestoredb://root@127.0.0.1:3306/mysql")
+    try:
+        with pytest.raises(NotSupportedError, match=r"is not SingleStoreDB \(it reports '10\."):
+            wrapper.ensure_connection()
+    finally:
+        wrapper.close()
+
+
+def test_a_server_older_than_supported_is_refused():
+    message = r"8\.5\.21 or later is required \(found 8\.1\.32\)"
+    with (
+        offline_singlestore(version=(8, 1, 32)) as wrapper,
+        pytest.raises(NotSupportedError, match=message),
+    ):
+        wrapper.check_database_version_supported()
