@@ -1,0 +1,206 @@
+"""Saved searches: save, list, re-run, rename, delete — and invisible to everybody else."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.urls import reverse
+
+from faces.models import pack_vector
+from search.models import QueryPhoto, SavedSearch
+from tests.search_pages_fixtures import *  # noqa: F403
+
+
+def save(client, **data):
+    return client.post(reverse("search:saved-create"), data)
+
+
+def photo_of(owner, face) -> QueryPhoto:
+    photo = QueryPhoto(
+        owner=owner,
+        original_name="portrait.jpg",
+        width=64,
+        height=64,
+        embedder=face.embedder,
+        faces=[{"box": [4, 4, 40, 50], "probability": 0.999}],
+        embeddings=pack_vector(face.vector),
+    )
+    photo.image.save("p.jpg", ContentFile(b"\xff\xd8 not really decoded here"), save=False)
+    photo.save()
+    return photo
+
+
+@pytest.fixture
+def saved(user, library) -> SavedSearch:
+    return SavedSearch.objects.create(
+        owner=user, name="Anna everywhere", face=library.first("anna"), k=30, min_score=0.5
+    )
+
+
+def test_save_a_face_search_then_find_it_in_the_list(user_client, user, library):
+    face = library.first("anna")
+    response = save(
+        user_client, name="Anna", face=face.pk, k=25, movie=library.movie.pk, min_score="0.4"
+    )
+    saved = SavedSearch.objects.get(owner=user)
+    assert (saved.name, saved.face_id, saved.k, saved.movie_id, saved.min_score) == (
+        "Anna",
+        face.pk,
+        25,
+        library.movie.pk,
+        0.4,
+    )
+    # Saving lands on the saved search's results, filters included.
+    assert response.status_code == 302
+    location = urlparse(response["Location"])
+    assert location.path == reverse("search:face", args=[face.pk])
+    assert parse_qs(location.query) == {
+        "k": ["25"],
+        "movie": [str(library.movie.pk)],
+        "min_score": ["0.4"],
+        "saved": [str(saved.pk)],
+    }
+    page = user_client.get(response["Location"])
+    assert page.status_code == 200
+    assert "Saved search <strong>Anna</strong>" in page.content.decode()
+
+    listing = user_client.get(reverse("search:saved-list")).content.decode()
+    assert "Anna" in listing
+    assert reverse("search:saved-run", args=[saved.pk]) in listing
+    assert reverse("search:saved-rename", args=[saved.pk]) in listing
+    assert reverse("search:saved-delete", args=[saved.pk]) in listing
+
+
+def test_rerun_redirects_to_the_results_with_its_filters(user_client, saved):
+    response = user_client.get(reverse("search:saved-run", args=[saved.pk]))
+    assert response.status_code == 302
+    assert response["Location"] == saved.get_results_url()
+    results = user_client.get(response["Location"])
+    assert results.status_code == 200
+    assert 'name="k" value="30"' in results.content.decode()
+
+
+def test_saving_needs_a_name_and_a_query(user_client, user, library):
+    face = library.first("anna")
+    back = reverse("search:face", args=[face.pk])
+    response = save(user_client, name="  ", face=face.pk, next=back)
+    assert response["Location"] == back
+    response = save(user_client, name="no query")
+    assert not SavedSearch.objects.exists()
+    messages = [str(m) for m in response.wsgi_request._messages]
+    assert any("needs either a face or a photo" in m for m in messages)
+
+
+def test_names_are_unique_per_owner(user_client, user, other_user, saved, library):
+    face = library.first("ben")
+    save(user_client, name=saved.name, face=face.pk)
+    assert SavedSearch.objects.filter(owner=user).count() == 1
+    # Another user may use the same name.
+    SavedSearch.objects.create(owner=other_user, name=saved.name, face=face)
+    response = user_client.post(
+        reverse("search:saved-rename", args=[saved.pk]), {"name": saved.name}
+    )
+    assert response.status_code == 302  # renaming to its own name is fine
+
+
+def test_rename(user_client, saved):
+    url = reverse("search:saved-rename", args=[saved.pk])
+    page = user_client.get(url)
+    assert page.status_code == 200
+    assert 'value="Anna everywhere"' in page.content.decode()
+    response = user_client.post(url, {"name": "Anna, renamed"})
+    assert response.status_code == 302
+    saved.refresh_from_db()
+    assert saved.name == "Anna, renamed"
+    empty = user_client.post(url, {"name": ""})
+    assert empty.status_code == 200
+    assert "errorlist" in empty.content.decode()
+
+
+def test_delete_asks_first_then_deletes_on_post(user_client, saved):
+    url = reverse("search:saved-delete", args=[saved.pk])
+    page = user_client.get(url)
+    assert page.status_code == 200
+    assert "Delete “Anna everywhere”?" in page.content.decode()
+    assert SavedSearch.objects.filter(pk=saved.pk).exists()  # GET changes nothing
+    response = user_client.post(url)
+    assert response.status_code == 302
+    assert not SavedSearch.objects.filter(pk=saved.pk).exists()
+
+
+def test_other_users_saved_searches_are_invisible_and_unreachable(client, other_user, saved):
+    client.force_login(other_user)
+    listing = client.get(reverse("search:saved-list")).content.decode()
+    assert saved.name not in listing
+    assert "No saved searches yet" in listing
+    for name in ("saved-run", "saved-rename", "saved-delete"):
+        url = reverse(f"search:{name}", args=[saved.pk])
+        assert client.get(url).status_code == 404, name
+        if name != "saved-run":  # re-running is GET only
+            assert client.post(url, {"name": "stolen"}).status_code == 404, name
+    assert SavedSearch.objects.filter(pk=saved.pk).exists()
+    saved.refresh_from_db()
+    assert saved.name == "Anna everywhere"
+    # Naming another user's saved search in a results URL shows nothing of it.
+    page = client.get(saved.get_results_url()).content.decode()
+    assert "Anna everywhere" not in page
+
+
+def test_unknown_saved_search_is_a_404(user_client, saved):
+    assert user_client.get(reverse("search:saved-run", args=[saved.pk + 1000])).status_code == 404
+
+
+def test_photo_search_is_saved_and_cannot_borrow_another_users_photo(
+    user_client, user, other_user, library
+):
+    theirs = photo_of(other_user, library.first("anna"))
+    save(user_client, name="theirs", photo=theirs.pk, photo_face_index=0)
+    assert not SavedSearch.objects.exists()
+
+    mine = photo_of(user, library.first("anna"))
+    save(user_client, name="bad index", photo=mine.pk, photo_face_index=3)
+    assert not SavedSearch.objects.exists()
+
+    response = save(user_client, name="mine", photo=mine.pk, photo_face_index=0, k=10)
+    saved = SavedSearch.objects.get()
+    assert saved.photo == mine and saved.photo_face_index == 0
+    assert response["Location"] == saved.get_results_url()
+    page = user_client.get(response["Location"])
+    assert page.status_code == 200
+    assert "Your photo" in page.content.decode()
+
+
+def test_deleting_the_last_saved_search_of_a_photo_deletes_the_photo(user_client, user, library):
+    photo = photo_of(user, library.first("anna"))
+    first = SavedSearch.objects.create(owner=user, name="one", photo=photo, photo_face_index=0)
+    second = SavedSearch.objects.create(owner=user, name="two", photo=photo, photo_face_index=0)
+    file_name = photo.image.name
+    assert default_storage.exists(file_name)
+
+    user_client.post(reverse("search:saved-delete", args=[first.pk]))
+    assert QueryPhoto.objects.filter(pk=photo.pk).exists()  # still used by "two"
+    assert default_storage.exists(file_name)
+
+    user_client.post(reverse("search:saved-delete", args=[second.pk]))
+    assert not QueryPhoto.objects.filter(pk=photo.pk).exists()
+    assert not default_storage.exists(file_name)
+
+
+def test_saved_search_list_is_empty_state_when_none(user_client, db):
+    page = user_client.get(reverse("search:saved-list"))
+    assert page.status_code == 200
+    assert "No saved searches yet" in page.content.decode()
+
+
+def test_saved_list_reads_rows_without_n_plus_one(
+    user_client, user, library, django_assert_max_num_queries
+):
+    faces = library.faces["anna"]
+    for i, face_id in enumerate(faces):
+        SavedSearch.objects.create(owner=user, name=f"s{i}", face_id=face_id)
+    with django_assert_max_num_queries(6):
+        page = user_client.get(reverse("search:saved-list"))
+    assert page.content.decode().count("synthetic.mp4_") >= len(faces)
