@@ -182,6 +182,34 @@ FACEFINDER_SEARCH_MAX_K = env.int("FACEFINDER_SEARCH_MAX_K", default=300)
 # in-process IVF index (quantised candidates, exact re-scoring).
 FACEFINDER_SEARCH_EXACT_MAX_FACES = env.int("FACEFINDER_SEARCH_EXACT_MAX_FACES", default=50_000)
 
+# --- SingleStoreDB and scale-out (docs/singlestore.md) ---------------------------------------
+# DATABASE_URL=singlestoredb://user:password@host:3306/database selects the SingleStoreDB engine
+# (config/database.py sets DJANGO_SINGLESTORE_TABLE_STORAGE_TYPE_<APP> defaults for reference
+# tables). Several web servers and rq workers on different hosts share that database, Redis
+# (REDIS_URL) and, with FACEFINDER_STORAGE=s3, frame images in an S3-compatible bucket.
+# "s3" needs the optional extra: pip install "django-storages[s3]" (requirements-s3.txt).
+FACEFINDER_STORAGE = env.str("FACEFINDER_STORAGE", default="filesystem")
+if FACEFINDER_STORAGE == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "location": env.str("AWS_LOCATION", default=""),
+            # Deterministic frame names: a resumed ingest overwrites (as on the file system).
+            "file_overwrite": True,
+            # Private objects; URLs are short-lived signatures handed out after the login check.
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": env.int("AWS_QUERYSTRING_EXPIRE", default=300),
+        },
+    }
+elif FACEFINDER_STORAGE != "filesystem":
+    raise environ.ImproperlyConfigured("FACEFINDER_STORAGE must be 'filesystem' or 's3'.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
