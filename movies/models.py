@@ -9,12 +9,25 @@ from django.urls import reverse
 
 
 def movie_upload_to(movie: Movie, filename: str) -> str:
-    return f"movies/uploads/{filename}"
+    """Uploads live in a folder named by their checksum: media storage overwrites files of the
+    same name (frame images rely on it), so two different uploads must never share a name."""
+    folder = (movie.checksum or "unhashed")[:16]
+    return f"movies/uploads/{folder}/{filename}"
 
 
 def frame_image_path(movie_id: int, frame_index: int, kind: str = "frame") -> str:
     """Deterministic storage name, so a resumed ingest overwrites instead of duplicating."""
     return f"movies/{movie_id}/{kind}s/{frame_index:08d}.jpg"
+
+
+def face_thumbnail_path(movie_id: int, frame_index: int, face_index: int) -> str:
+    """Deterministic storage name of a face crop (see frame_image_path)."""
+    return f"movies/{movie_id}/faces/{frame_index:08d}_{face_index:03d}.jpg"
+
+
+def movie_media_folder(movie_id: int) -> str:
+    """Every image ingest writes for a movie lives below this storage folder."""
+    return f"movies/{movie_id}"
 
 
 class Movie(models.Model):
@@ -59,6 +72,9 @@ class Movie(models.Model):
     progress = models.FloatField(default=0.0, help_text="0 to 1")
     last_error = models.TextField(blank=True)
     job_id = models.CharField(max_length=64, blank=True)
+    # The settings the stored frames were made with (sample_every, embedder, min_face,
+    # min_probability): a resumed ingest must use the same ones.
+    ingest_settings = models.JSONField(default=dict, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -100,10 +116,10 @@ class Frame(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def get_absolute_url(self) -> str:
+        return reverse("movies:frame", args=[self.pk])
+
     @property
     def name(self) -> str:
         """The seed's ``<file name>_<n>`` form, with the real frame index as n."""
         return f"{self.movie.file_name or self.movie.title}_{self.index}"
-
-    def get_absolute_url(self) -> str:
-        return reverse("movies:frame", args=[self.pk])

@@ -63,3 +63,74 @@ def user_client(client, user):
 def staff_client(client, staff_user):
     client.force_login(staff_user)
     return client
+
+
+# --- the real Hamilton clip, ingested once per session --------------------------------------
+
+HAMILTON_CLIP = VIDEOS / "hamilton_whitehouse_clip.mp4"
+# The settings the shared fixture ingests with (the kill-and-resume test uses the same ones).
+HAMILTON_INGEST = {"sample_every": 5, "embedder": "dlib-resnet", "min_face": 0.06}
+
+
+@pytest.fixture(scope="session")
+def hamilton_ingest(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Rows and media of the Hamilton clip run through the REAL pipeline (MTCNN + dlib).
+
+    Runs ingest once per session inside a transaction that is rolled back, so the test
+    database stays empty; returns the rows as plain dicts and the media folder holding the
+    images. Use ``hamilton_movie`` in tests.
+    """
+    from django.db import transaction
+    from django.test import override_settings
+
+    from faces.models import Face
+    from movies.models import Frame, Movie
+    from movies.services import ingest_movie, register_movie
+
+    media_root = tmp_path_factory.mktemp("hamilton_media")
+    with (
+        django_db_blocker.unblock(),
+        override_settings(MEDIA_ROOT=str(media_root)),
+        transaction.atomic(),
+    ):
+        movie, _ = register_movie(path=HAMILTON_CLIP, **HAMILTON_INGEST)
+        report = ingest_movie(movie.pk)
+        assert report.status == "done", report.message
+        rows = {
+            "movie": Movie.objects.filter(pk=movie.pk).values().get(),
+            "frames": list(Frame.objects.filter(movie=movie).order_by("index").values()),
+            "faces": list(Face.objects.filter(movie=movie).order_by("pk").values()),
+        }
+        transaction.set_rollback(True)
+    return {"media_root": str(media_root), **rows}
+
+
+@pytest.fixture
+def hamilton_movie(db, settings, hamilton_ingest):
+    """A ``Movie`` for the Hamilton clip with its Frames and Faces from the real pipeline
+    (dlib-resnet, every 5th frame; 55 frames, faces of Miranda, Lacamoire and the Obamas).
+
+    MEDIA_ROOT points at the session's media folder, so images are served as stored.
+    """
+    from faces.models import Face
+    from movies.models import Frame, Movie
+
+    settings.MEDIA_ROOT = hamilton_ingest["media_root"]
+    movie_fields = {k: v for k, v in hamilton_ingest["movie"].items() if k != "id"}
+    movie = Movie.objects.create(**movie_fields)
+    Frame.objects.bulk_create(
+        Frame(**{**{k: v for k, v in row.items() if k not in ("id", "movie_id")}, "movie": movie})
+        for row in hamilton_ingest["frames"]
+    )
+    frame_ids = dict(Frame.objects.filter(movie=movie).values_list("index", "pk"))
+    Face.objects.bulk_create(
+        Face(
+            **{
+                **{k: v for k, v in row.items() if k not in ("id", "movie_id", "frame_id")},
+                "movie": movie,
+                "frame_id": frame_ids[row["frame_index"]],
+            }
+        )
+        for row in hamilton_ingest["faces"]
+    )
+    return movie

@@ -1,0 +1,194 @@
+"""Reading video files: probe what a file holds, then sample every Nth frame.
+
+PyAV reads the container (streams, codec, the exact frame count when the container indexes
+it) so that a bad file gets a precise one-line reason; OpenCV's FFmpeg backend decodes. Frames
+that are not kept are only ``grab()``-ed (demuxed and decoded, never converted to BGR), kept
+frames are ``retrieve()``-d.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+VIDEO_EXTENSIONS = frozenset(
+    {".mp4", ".m4v", ".mkv", ".webm", ".avi", ".mov", ".mpg", ".mpeg", ".ts", ".wmv", ".flv"}
+)
+# FFmpeg demuxers that read single pictures: a photo renamed to .mp4 opens as one of these.
+_IMAGE_FORMATS = ("image2", "_pipe")
+# Containers without a frame index (Matroska, WebM) only give an estimate from the duration,
+# which may include a longer audio track: a decode this much shorter is a truncated file.
+_ESTIMATE_TOLERANCE = 0.85
+
+
+class VideoError(Exception):
+    """The file cannot be used as a video; the message is one line, fit for a user."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    container: str
+    codec: str
+    width: int
+    height: int
+    fps: float
+    # Exact count from the container's index (MP4, MOV, AVI); None for Matroska/WebM.
+    frame_count: int | None
+    duration_seconds: float | None
+
+    @property
+    def estimated_frames(self) -> int | None:
+        """The exact count when known, else duration x fps (Matroska reports no count)."""
+        if self.frame_count:
+            return self.frame_count
+        if self.duration_seconds and self.fps:
+            return max(1, round(self.duration_seconds * self.fps))
+        return None
+
+
+@dataclass(frozen=True)
+class SampledFrame:
+    index: int
+    timestamp: float  # seconds from the start (index / fps)
+    image_bgr: np.ndarray
+
+
+def probe_video(path: Path) -> VideoInfo:
+    """What the file holds, or a VideoError with a one-line reason."""
+    path = Path(path)
+    _check_file(path)
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as exc:
+        reason = (getattr(exc, "strerror", None) or str(exc)).strip().rstrip(".").lower()
+        raise VideoError(f"not a video FFmpeg can read ({reason})") from exc
+    with container:
+        format_name = container.format.name or "unknown"
+        streams = list(container.streams)
+        videos = [s for s in streams if s.type == "video"]
+        if any(marker in format_name for marker in _IMAGE_FORMATS):
+            codec = videos[0].codec_context.name if videos else format_name
+            raise VideoError(f"a still image ({codec}), not a video")
+        if not videos:
+            kinds = ", ".join(sorted({s.type for s in streams})) or "none"
+            raise VideoError(f"no video stream (streams found: {kinds})")
+        stream = videos[0]
+        width, height = stream.codec_context.width, stream.codec_context.height
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else 0.0
+        duration = None
+        if stream.duration and stream.time_base:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration:
+            duration = container.duration / av.time_base
+        info = VideoInfo(
+            container=format_name,
+            codec=stream.codec_context.name,
+            width=int(width or 0),
+            height=int(height or 0),
+            fps=fps,
+            frame_count=int(stream.frames) if stream.frames and stream.frames > 0 else None,
+            duration_seconds=duration,
+        )
+    if not info.width or not info.height:
+        raise VideoError(f"the video stream ({info.codec}) has no picture size")
+    if info.fps <= 0:
+        raise VideoError(f"the video stream ({info.codec}) has no frame rate")
+    return info
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise VideoError(f"file not found: {path}")
+    if not path.is_file():
+        raise VideoError(f"not a file: {path}")
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise VideoError(f"cannot read the file ({exc.strerror or exc})") from exc
+    if size == 0:
+        raise VideoError("empty file (0 bytes)")
+
+
+class FrameSampler:
+    """Frames ``start, ...`` whose index is a multiple of ``every``, in order.
+
+    Resuming at ``start`` seeks there (OpenCV's frame seek is exact: it decodes from the key
+    frame before); when the backend cannot land on ``start``, it grabs its way there instead.
+    At the end the decoded length is checked against the container, so a truncated file is an
+    error (VideoError) and never a silently short movie. ``frames_read`` is the number of
+    frames in the video once iteration has finished.
+    """
+
+    def __init__(self, path: Path, info: VideoInfo, *, every: int, start: int = 0) -> None:
+        if every < 1:
+            raise ValueError("every must be at least 1")
+        self.path = Path(path)
+        self.info = info
+        self.every = every
+        self.start = max(0, start)
+        self.frames_read = 0
+
+    def __iter__(self) -> Iterator[SampledFrame]:
+        capture = _open_capture(self.path)
+        try:
+            index = _seek(capture, self.start)
+            while capture.grab():
+                if index % self.every == 0:
+                    ok, image = capture.retrieve()
+                    if not ok or image is None:
+                        raise VideoError(f"frame {index} cannot be decoded (damaged video?)")
+                    yield SampledFrame(
+                        index=index, timestamp=index / self.info.fps, image_bgr=image
+                    )
+                index += 1
+        finally:
+            capture.release()
+        self.frames_read = index
+        _check_complete(self.info, index)
+
+
+def _open_capture(path: Path) -> cv2.VideoCapture:
+    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    if not capture.isOpened():
+        raise VideoError("OpenCV cannot open this video for decoding")
+    return capture
+
+
+def _seek(capture: cv2.VideoCapture, start: int) -> int:
+    """Put ``capture`` before frame ``start``; returns the index of the next grabbed frame."""
+    if start <= 0:
+        return 0
+    if capture.set(cv2.CAP_PROP_POS_FRAMES, start) and capture.get(
+        cv2.CAP_PROP_POS_FRAMES
+    ) == float(start):
+        return start
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+    for index in range(start):
+        if not capture.grab():
+            return index
+    return start
+
+
+def _check_complete(info: VideoInfo, frames_decoded: int) -> None:
+    if info.frame_count:
+        # An indexed container knows its length; one frame of slack for edit lists.
+        if frames_decoded < info.frame_count - 1:
+            raise VideoError(
+                f"truncated or damaged: only {frames_decoded} of {info.frame_count} frames "
+                "could be decoded"
+            )
+    elif info.estimated_frames and frames_decoded < info.estimated_frames * _ESTIMATE_TOLERANCE:
+        raise VideoError(
+            f"truncated or damaged: only {frames_decoded} of about {info.estimated_frames} "
+            "frames could be decoded"
+        )
+    if frames_decoded == 0:
+        raise VideoError("no frame could be decoded")
