@@ -1,0 +1,368 @@
+"""Admin for movies and frames: add a movie, queue or cancel its ingest, watch it progress.
+
+Actions only call the services and report what happened; the movie list polls a small
+staff-only JSON view so that status and progress bars move without a reload.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from movies.forms import MovieAddForm, MovieChangeForm
+from movies.models import Frame, Movie
+from movies.services import (
+    AlreadyQueued,
+    QueueUnavailable,
+    cancel_ingest,
+    enqueue_ingest,
+)
+
+ACTIVE = (Movie.Status.QUEUED, Movie.Status.RUNNING)
+MAX_POLLED = 200
+
+
+def movie_progress(movie: Movie) -> dict[str, Any]:
+    """What the progress poller shows for one movie."""
+    return {
+        "id": movie.pk,
+        "status": movie.status,
+        "status_display": movie.get_status_display(),
+        "progress": round(movie.progress, 4),
+        "frames_sampled": movie.frames_sampled,
+        "faces_found": movie.faces_found,
+        "last_error": movie.last_error,
+        "active": movie.status in ACTIVE,
+    }
+
+
+@admin.register(Movie)
+class MovieAdmin(admin.ModelAdmin):
+    list_display = (
+        "title",
+        "status_display",
+        "progress_display",
+        "frames_sampled",
+        "faces_found",
+        "resolution",
+        "duration_display",
+        "sample_every",
+        "embedder",
+        "updated_at",
+    )
+    list_filter = ("status", "embedder")
+    search_fields = ("title", "file_name", "checksum")
+    actions = ("ingest", "reingest_from_scratch", "cancel")
+    readonly_fields = (
+        "status_display",
+        "progress_display",
+        "last_error",
+        "source_display",
+        "size_bytes",
+        "checksum",
+        "fps",
+        "frame_count",
+        "duration_display",
+        "resolution",
+        "frames_sampled",
+        "faces_found",
+        "next_frame_index",
+        "ingest_settings",
+        "job_id",
+        "ingest_started_at",
+        "ingest_finished_at",
+        "created_at",
+        "updated_at",
+    )
+    fieldsets = (
+        (None, {"fields": ("title", "status_display", "progress_display", "last_error")}),
+        ("Sampling", {"fields": ("sample_every", "embedder", "min_face")}),
+        (
+            "File",
+            {"fields": ("source_display", "size_bytes", "checksum", "fps", "frame_count")},
+        ),
+        ("Video", {"fields": ("duration_display", "resolution")}),
+        (
+            "Ingest",
+            {
+                "fields": (
+                    "frames_sampled",
+                    "faces_found",
+                    "next_frame_index",
+                    "ingest_settings",
+                    "job_id",
+                    "ingest_started_at",
+                    "ingest_finished_at",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+        ),
+    )
+    add_fieldsets = (
+        (None, {"fields": ("upload", "server_path", "title")}),
+        ("Sampling", {"fields": ("sample_every", "embedder", "min_face", "ingest_now")}),
+    )
+
+    class Media:
+        css = {"all": ("movies/admin/ingest_progress.css",)}
+        js = ("movies/admin/ingest_progress.js",)
+
+    # --- forms -----------------------------------------------------------------------------
+
+    def get_form(self, request: HttpRequest, obj: Movie | None = None, **kwargs: Any) -> Any:
+        kwargs["form"] = MovieAddForm if obj is None else MovieChangeForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Movie | None = None) -> Any:
+        return self.add_fieldsets if obj is None else self.fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Movie | None = None) -> Any:
+        return () if obj is None else self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: Movie, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+        # A new movie was saved by register_movie() inside the form.
+
+    def log_addition(self, request: HttpRequest, obj: Movie, message: Any) -> Any:
+        if getattr(obj, "_admin_created", True):
+            return super().log_addition(request, obj, message)
+        return None
+
+    def save_form(self, request: HttpRequest, form: Any, change: bool) -> Movie:
+        movie = super().save_form(request, form, change)
+        if not change:
+            movie._admin_created = form.created
+            movie._admin_ingest_now = form.cleaned_data.get("ingest_now", False)
+        return movie
+
+    def response_add(
+        self, request: HttpRequest, obj: Movie, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        change_url = reverse("admin:movies_movie_change", args=[obj.pk])
+        if not getattr(obj, "_admin_created", True):
+            self.message_user(
+                request,
+                format_html(
+                    "This file is already in the library as <a href='{}'>{}</a>; "
+                    "nothing was added.",
+                    change_url,
+                    obj,
+                ),
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(change_url)
+        if getattr(obj, "_admin_ingest_now", False):
+            self._enqueue(request, [obj], from_scratch=False)
+        return super().response_add(request, obj, post_url_continue)
+
+    # --- actions ---------------------------------------------------------------------------
+
+    @admin.action(description="Ingest selected movies (resume where they stopped)")
+    def ingest(self, request: HttpRequest, queryset: QuerySet[Movie]) -> None:
+        self._enqueue(request, list(queryset), from_scratch=False)
+
+    @admin.action(description="Re-ingest selected movies from scratch")
+    def reingest_from_scratch(self, request: HttpRequest, queryset: QuerySet[Movie]) -> None:
+        self._enqueue(request, list(queryset), from_scratch=True)
+
+    @admin.action(description="Cancel the ingest of selected movies")
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Movie]) -> None:
+        cancelled, idle = [], []
+        for movie in queryset:
+            (cancelled if cancel_ingest(movie) else idle).append(str(movie))
+        if cancelled:
+            self.message_user(
+                request,
+                f"Cancelled: {', '.join(cancelled)}. A running ingest stops after its current "
+                "batch and keeps what it stored; “Ingest” resumes it.",
+                messages.SUCCESS,
+            )
+        if idle:
+            self.message_user(
+                request,
+                f"Not queued or running, nothing to cancel: {', '.join(idle)}.",
+                messages.INFO,
+            )
+
+    def _enqueue(self, request: HttpRequest, movies: list[Movie], *, from_scratch: bool) -> None:
+        queued, skipped = [], []
+        for movie in movies:
+            try:
+                enqueue_ingest(movie, from_scratch=from_scratch)
+            except QueueUnavailable as exc:
+                self.message_user(
+                    request,
+                    f"Nothing more was queued: {exc}. Start Redis and try again.",
+                    messages.ERROR,
+                )
+                break
+            except AlreadyQueued as exc:
+                skipped.append(str(exc))
+                continue
+            queued.append(str(movie))
+        if queued:
+            what = "re-ingest from scratch" if from_scratch else "ingest"
+            self.message_user(
+                request,
+                f"Queued {len(queued)} movie{'s' if len(queued) != 1 else ''} for {what} "
+                f"(queue “ingest”): {', '.join(queued)}.",
+                messages.SUCCESS,
+            )
+        for reason in skipped:
+            self.message_user(request, f"Not queued: {reason}.", messages.WARNING)
+
+    # --- progress ----------------------------------------------------------------------------
+
+    def get_urls(self) -> list:
+        progress = path(
+            "progress/",
+            self.admin_site.admin_view(self.progress_view),
+            name="movies_movie_progress",
+        )
+        return [progress, *super().get_urls()]
+
+    def progress_view(self, request: HttpRequest) -> JsonResponse:
+        """``?ids=1,2,3`` → status and progress of those movies (staff with view permission)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        ids = []
+        for part in request.GET.get("ids", "").split(","):
+            if part.strip().isdigit():
+                ids.append(int(part))
+        rows = Movie.objects.filter(pk__in=ids[:MAX_POLLED]).only(
+            "status", "progress", "frames_sampled", "faces_found", "last_error", "title"
+        )
+        return JsonResponse({"movies": [movie_progress(movie) for movie in rows]})
+
+    def _progress_attrs(self, movie: Movie) -> dict[str, Any]:
+        return {
+            "id": movie.pk,
+            "url": reverse("admin:movies_movie_progress"),
+            "status": movie.status,
+        }
+
+    @admin.display(description="Status", ordering="status")
+    def status_display(self, movie: Movie) -> str:
+        attrs = self._progress_attrs(movie)
+        title = movie.last_error if movie.status == Movie.Status.FAILED else ""
+        error = (
+            format_html('<div class="ingest-error">{}</div>', movie.last_error)
+            if movie.last_error
+            else format_html('<div class="ingest-error" hidden></div>')
+        )
+        return format_html(
+            '<span class="ingest-status ingest-status-{}" data-ingest-movie="{}" '
+            'data-ingest-url="{}" data-ingest-status="{}" title="{}">{}</span>{}',
+            movie.status,
+            attrs["id"],
+            attrs["url"],
+            attrs["status"],
+            title,
+            movie.get_status_display(),
+            error,
+        )
+
+    @admin.display(description="Progress", ordering="progress")
+    def progress_display(self, movie: Movie) -> str:
+        percent = round(100 * movie.progress)
+        return format_html(
+            '<span class="ingest-progress" data-ingest-progress="{}">'
+            '<progress max="100" value="{}" aria-label="Ingest progress of {}">{}%</progress> '
+            '<span class="ingest-progress-text">{}%</span></span>',
+            movie.pk,
+            percent,
+            movie.title,
+            percent,
+            percent,
+        )
+
+    @admin.display(description="Resolution")
+    def resolution(self, movie: Movie) -> str:
+        return f"{movie.width}x{movie.height}" if movie.width and movie.height else "-"
+
+    @admin.display(description="Duration", ordering="duration_seconds")
+    def duration_display(self, movie: Movie) -> str:
+        if not movie.duration_seconds:
+            return "-"
+        minutes, seconds = divmod(round(movie.duration_seconds), 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}:{minutes:02d}:{seconds:02d}"
+
+    @admin.display(description="Source")
+    def source_display(self, movie: Movie) -> str:
+        if movie.upload:
+            return f"upload: {movie.upload.name}"
+        return movie.source_path or "-"
+
+
+@admin.register(Frame)
+class FrameAdmin(admin.ModelAdmin):
+    """Frames are made by ingest only: read-only here, deleted with their movie."""
+
+    list_display = ("thumbnail_image", "movie", "index", "timestamp_display", "face_count")
+    list_display_links = ("thumbnail_image", "index")
+    list_filter = ("movie",)
+    list_select_related = ("movie",)
+    list_per_page = 50
+    show_full_result_count = False
+    ordering = ("movie", "index")
+    fields = (
+        "image_display",
+        "movie",
+        "index",
+        "timestamp_display",
+        "width",
+        "height",
+        "image",
+        "thumbnail",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Frame]:
+        return super().get_queryset(request).annotate(face_total=Count("faces"))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Frame | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Frame | None = None) -> bool:
+        return False
+
+    @admin.display(description="Frame")
+    def thumbnail_image(self, frame: Frame) -> str:
+        image = frame.thumbnail or frame.image
+        if not image:
+            return "(no image)"
+        return format_html(
+            '<img src="{}" alt="Frame {}" height="72" loading="lazy">', image.url, frame.index
+        )
+
+    @admin.display(description="Image")
+    def image_display(self, frame: Frame) -> str:
+        if not frame.image:
+            return "(no image)"
+        return format_html(
+            '<img src="{}" alt="Frame {}" style="max-width: 100%; height: auto" width="{}">',
+            frame.image.url,
+            frame.index,
+            min(frame.width or 640, 960),
+        )
+
+    @admin.display(description="Time", ordering="timestamp")
+    def timestamp_display(self, frame: Frame) -> str:
+        minutes, seconds = divmod(frame.timestamp, 60)
+        return f"{int(minutes)}:{seconds:05.2f}"
+
+    @admin.display(description="Faces", ordering="face_total")
+    def face_count(self, frame: Frame) -> int:
+        return getattr(frame, "face_total", 0)

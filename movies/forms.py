@@ -1,0 +1,115 @@
+"""Admin forms for movies: add by upload or by a server path below the import folders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+
+from faces.embedders import EMBEDDER_NAMES
+from movies.models import Movie
+from movies.services import ImportPathError, import_dirs, register_movie, resolve_import_path
+
+
+def embedder_field() -> forms.ChoiceField:
+    return forms.ChoiceField(
+        choices=[(name, name) for name in EMBEDDER_NAMES],
+        initial=settings.FACEFINDER_EMBEDDER,
+        help_text="Faces of different embedders are never compared with each other.",
+    )
+
+
+def clean_min_face(value: float | None) -> float | None:
+    if value is not None and value <= 0:
+        raise forms.ValidationError(
+            "Give pixels (120) or a fraction of the frame height (0.1); it must be above 0."
+        )
+    return value
+
+
+class MovieAddForm(forms.ModelForm):
+    """Exactly one of an upload or a server path; the same file twice is one movie."""
+
+    upload = forms.FileField(required=False, label="Upload a video")
+    server_path = forms.CharField(
+        required=False,
+        label="…or a file on the server",
+        max_length=1000,
+        widget=forms.TextInput(attrs={"size": 80}),
+    )
+    embedder = embedder_field()
+    ingest_now = forms.BooleanField(
+        required=False, initial=True, label="Queue the ingest right away"
+    )
+
+    class Meta:
+        model = Movie
+        fields = ["title", "sample_every", "embedder", "min_face"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.created = False
+        self.fields["title"].required = False
+        self.fields["title"].help_text = "Leave empty to use the file name."
+        self.fields["sample_every"].initial = settings.FACEFINDER_SAMPLE_EVERY
+        self.fields["min_face"].initial = settings.FACEFINDER_MIN_FACE
+        limit = filesizeformat(settings.FACEFINDER_MAX_UPLOAD_BYTES)
+        self.fields["upload"].help_text = f"At most {limit}."
+        folders = ", ".join(str(folder) for folder in import_dirs())
+        self.fields["server_path"].help_text = f"Only files below: {folders}."
+
+    def clean_upload(self) -> Any:
+        upload = self.cleaned_data.get("upload")
+        limit = settings.FACEFINDER_MAX_UPLOAD_BYTES
+        if upload and upload.size > limit:
+            raise forms.ValidationError(
+                f"This file is {filesizeformat(upload.size)}; uploads may be at most "
+                f"{filesizeformat(limit)}. Put larger files in an import folder instead."
+            )
+        return upload
+
+    def clean_server_path(self) -> str:
+        raw = (self.cleaned_data.get("server_path") or "").strip()
+        if not raw:
+            return ""
+        try:
+            return str(resolve_import_path(raw))
+        except ImportPathError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+    def clean_min_face(self) -> float | None:
+        return clean_min_face(self.cleaned_data.get("min_face"))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        has_upload = bool(cleaned.get("upload"))
+        has_path = bool(cleaned.get("server_path"))
+        if has_upload == has_path and not self.errors:
+            raise forms.ValidationError("Upload a video or give a server path (one of the two).")
+        return cleaned
+
+    def save(self, commit: bool = True) -> Movie:
+        """Registers the movie through the service (it is saved whatever ``commit`` says)."""
+        data = self.cleaned_data
+        movie, self.created = register_movie(
+            path=data["server_path"] or None,
+            upload=data.get("upload") or None,
+            title=data.get("title") or "",
+            sample_every=data.get("sample_every"),
+            embedder=data.get("embedder"),
+            min_face=data.get("min_face"),
+        )
+        return movie
+
+
+class MovieChangeForm(forms.ModelForm):
+    embedder = embedder_field()
+
+    class Meta:
+        model = Movie
+        fields = ["title", "sample_every", "embedder", "min_face"]
+
+    def clean_min_face(self) -> float | None:
+        return clean_min_face(self.cleaned_data.get("min_face"))

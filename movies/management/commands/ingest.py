@@ -1,0 +1,201 @@
+"""``python manage.py ingest PATH [PATH ...]``: add movies and ingest them (or queue them).
+
+Folders are walked recursively for the usual video types. Each file gets one line (done,
+failed with the reason, or queued) and the run ends with a summary line; the exit status is
+non-zero when any file failed. A bad file never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from argparse import ArgumentTypeError
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from movies.models import Frame, Movie
+from movies.services import (
+    IngestError,
+    IngestProgress,
+    IngestReport,
+    enqueue_ingest,
+    ingest_movie,
+    register_movie,
+)
+from movies.video import VIDEO_EXTENSIONS
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def min_face_size(text: str) -> float:
+    """``120`` (pixels) or ``0.1`` (a fraction of the frame height)."""
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise ArgumentTypeError(f"not a number: {text!r}") from exc
+    if not value > 0:
+        raise ArgumentTypeError("must be pixels (>= 1) or a fraction of the height (< 1)")
+    return value
+
+
+class Command(BaseCommand):
+    help = "Add movie files (or folders of them) to the library and ingest them."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("paths", nargs="+", metavar="PATH", help="video files or folders")
+        parser.add_argument("--every", type=positive_int, default=None, help="keep every Nth frame")
+        parser.add_argument("--embedder", default=None, help="embedder name for new movies")
+        parser.add_argument(
+            "--min-face",
+            type=min_face_size,
+            default=None,
+            help="smallest face: pixels (120) or a fraction of the frame height (0.1)",
+        )
+        parser.add_argument(
+            "--queue", action="store_true", help="queue jobs for the workers instead"
+        )
+        parser.add_argument(
+            "--from-scratch",
+            action="store_true",
+            help="drop what was stored for these movies and ingest them again",
+        )
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        started = time.monotonic()
+        self.options = options
+        if options["verbosity"] < 2:
+            # Each file gets its own line below; the service's log line would repeat it.
+            logging.getLogger("movies.services").setLevel(logging.ERROR)
+        self.counts = {"done": 0, "failed": 0, "queued": 0, "cancelled": 0}
+        self.frames = self.faces = 0
+        for path in self.collect(options["paths"]):
+            self.process(path)
+        total = sum(self.counts.values())
+        parts = [f"{n} {name}" for name, n in self.counts.items() if n or name == "failed"]
+        self.stdout.write(
+            f"{total} file{'s' if total != 1 else ''}: {', '.join(parts)}; "
+            f"{self.frames} frames sampled, {self.faces} faces stored "
+            f"in {time.monotonic() - started:.1f} s"
+        )
+        if self.counts["failed"]:
+            raise CommandError(f"{self.counts['failed']} of {total} failed")
+
+    def collect(self, raw_paths: list[str]) -> list[Path]:
+        """Video files named or found below the folders; missing paths are reported here."""
+        files: list[Path] = []
+        for raw in raw_paths:
+            path = Path(raw).expanduser()
+            if path.is_dir():
+                found = sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
+                )
+                if not found:
+                    self.stderr.write(f"warning: no video files in {path}")
+                files.extend(found)
+            elif path.exists():
+                files.append(path)
+            else:
+                self.missing(path)
+        return files
+
+    def missing(self, path: Path) -> None:
+        """A path that does not exist: a movie already registered from it is marked failed."""
+        known = Movie.objects.filter(source_path=str(path.resolve())).first()
+        if known is not None and not self.options["queue"]:
+            report = ingest_movie(known.pk, from_scratch=self.options["from_scratch"])
+            self.record(path, report)
+        else:
+            self.counts["failed"] += 1
+            self.stderr.write(f"FAILED {path}: file not found")
+
+    def process(self, path: Path) -> None:
+        options = self.options
+        try:
+            movie, created = register_movie(
+                path=path,
+                sample_every=options["every"],
+                embedder=options["embedder"],
+                min_face=options["min_face"],
+            )
+            if not created:
+                self.apply_settings(movie)
+            if options["queue"]:
+                job_id = enqueue_ingest(movie, from_scratch=options["from_scratch"])
+                self.counts["queued"] += 1
+                self.stdout.write(f"queued {path}: “{movie}” (movie {movie.pk}, job {job_id})")
+                return
+        except IngestError as exc:
+            self.counts["failed"] += 1
+            self.stderr.write(f"FAILED {path}: {exc}")
+            return
+        self.record(path, self.run_ingest(movie))
+
+    def apply_settings(self, movie: Movie) -> None:
+        """Options given for a movie that is already known: fine while nothing is stored (or
+        with --from-scratch); otherwise the stored frames would mix two settings."""
+        options = self.options
+        wanted = {
+            "sample_every": options["every"],
+            "embedder": options["embedder"],
+            "min_face": options["min_face"],
+        }
+        changes = {
+            key: value
+            for key, value in wanted.items()
+            if value is not None and getattr(movie, key) != value
+        }
+        if not changes:
+            return
+        stored = movie.next_frame_index > 0 or Frame.objects.filter(movie=movie).exists()
+        if stored and not options["from_scratch"]:
+            described = ", ".join(f"{k} {getattr(movie, k)!r} → {v!r}" for k, v in changes.items())
+            raise IngestError(
+                f"“{movie}” is already stored with other settings ({described}); "
+                "add --from-scratch to ingest it again with the new ones"
+            )
+        Movie.objects.filter(pk=movie.pk).update(**changes)
+        movie.refresh_from_db()
+
+    def run_ingest(self, movie: Movie) -> IngestReport:
+        bar = tqdm(
+            total=None,
+            desc=str(movie)[:40],
+            unit="frame",
+            disable=True if self.options["no_progress"] else None,
+            file=self.stderr._out,
+            leave=False,
+        )
+
+        def on_progress(step: IngestProgress) -> None:
+            if step.total_frames and bar.total != step.total_frames:
+                bar.total = step.total_frames
+            bar.update(step.next_frame_index - bar.n)
+            bar.set_postfix(frames=step.frames_sampled, faces=step.faces_found, refresh=False)
+
+        try:
+            return ingest_movie(
+                movie.pk, from_scratch=self.options["from_scratch"], progress=on_progress
+            )
+        finally:
+            bar.close()
+
+    def record(self, path: Path, report: IngestReport) -> None:
+        self.counts[report.status if report.status in self.counts else "failed"] += 1
+        self.frames += report.frames_sampled
+        self.faces += report.faces_found
+        text = f"“{report.title}” ({path}): {report.message} in {report.seconds:.1f} s"
+        if report.ok:
+            self.stdout.write(f"ok     {text}")
+        else:
+            self.stderr.write(f"FAILED {text}")
