@@ -124,8 +124,8 @@ def test_empty_library_has_a_designed_empty_state(user_client):
 def test_empty_library_offers_staff_a_way_to_add_a_movie(staff_client):
     content = staff_client.get("/").content.decode()
     assert "No movies yet" in content
-    if "Add a movie in the admin" in content:  # once the movie admin is registered
-        assert reverse("admin:movies_movie_add") in content
+    assert "Add a movie in the admin" in content
+    assert f'href="{reverse("admin:movies_movie_add")}"' in content
 
 
 def test_movie_list_shows_counts_status_duration_and_poster(user_client, movie):
@@ -311,3 +311,45 @@ def test_box_percentages_clip_to_the_frame():
         "height": 90.0,
     }
     assert box_percentages((80, 40, 130, 70), 100, 50)["width"] == 20.0
+
+
+# --- on the real Hamilton clip (shared session fixture: real MTCNN + dlib) --------------
+
+
+@pytest.mark.slow
+def test_real_clip_pages_show_stored_frames_and_boxes(user_client, hamilton_movie):
+    listing = user_client.get("/").content.decode()
+    assert hamilton_movie.title in listing
+    with_faces = list(frames_with_faces_of(hamilton_movie))
+    assert with_faces, "the Hamilton clip has faces"
+
+    page = user_client.get(hamilton_movie.get_absolute_url())
+    assert page.status_code == 200
+    content = page.content.decode()
+    shown = list(page.context["frames"])
+    assert [f.index for f in shown] == [f.index for f in with_faces[: len(shown)]]
+    expected_boxes = Face.objects.filter(frame__in=shown).count()
+    assert content.count('class="face-box"') == expected_boxes
+    assert f"hamilton_whitehouse_clip.mp4_{shown[0].index}" in content
+
+    # The grid's images are the thumbnails stored at ingest, served as they are.
+    first = shown[0]
+    thumb = user_client.get(first.thumbnail.url)
+    assert thumb.status_code == 200
+    assert "private" in thumb["Cache-Control"]
+    image = Image.open(io.BytesIO(b"".join(thumb.streaming_content)))
+    assert image.format == "JPEG"
+    assert image.width < first.width
+
+    # Frame page: the full image and one search link per face, on the box and in the list.
+    frame_page = user_client.get(first.get_absolute_url()).content.decode()
+    assert first.image.url in frame_page
+    for face in first.faces.all():
+        assert frame_page.count(f'href="{reverse("search:face", args=[face.pk])}"') == 2
+    full = user_client.get(first.image.url)
+    full_image = Image.open(io.BytesIO(b"".join(full.streaming_content)))
+    assert (full_image.width, full_image.height) == (first.width, first.height)
+
+
+def frames_with_faces_of(movie: Movie):
+    return Frame.objects.filter(movie=movie, faces__isnull=False).distinct().order_by("index")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 register = template.Library()
 
@@ -76,7 +76,4 @@ def media_image_url(frame: Any, size: str = "thumbnail") -> str:
 @register.simple_tag
 def face_search_url(face_id: int) -> str:
     """URL of the similarity search for one face (``search:face``)."""
-    try:
-        return reverse("search:face", args=[face_id])
-    except NoReverseMatch:  # TEMPORARY until search/urls.py registers search:face
-        return f"/search/face/{int(face_id)}/"
+    return reverse("search:face", args=[face_id])
