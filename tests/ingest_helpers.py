@@ -1,0 +1,80 @@
+"""Small test videos for the ingest tests, made on the spot (OpenCV or Debian's ffmpeg)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import HAMILTON_CLIP
+
+FFMPEG = shutil.which("ffmpeg")
+needs_ffmpeg = pytest.mark.skipif(
+    FFMPEG is None, reason="Debian's ffmpeg is not installed (scripts/test installs it)"
+)
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run([FFMPEG, "-y", "-loglevel", "error", *args], check=True)
+
+
+def miranda_clip(folder: Path, suffix: str = ".mp4") -> Path:
+    """20 frames of Lin-Manuel Miranda's close-up (Hamilton frames 90-109), H.264."""
+    target = folder / f"miranda{suffix}"
+    mp4 = folder / "miranda.mp4"
+    if not mp4.exists():
+        ffmpeg(
+            "-i", str(HAMILTON_CLIP), "-vf", r"select=between(n\,90\,109),setpts=N/30/TB",
+            "-frames:v", "20", "-an", "-r", "30", "-c:v", "libx264", "-preset", "ultrafast",
+            "-pix_fmt", "yuv420p", str(mp4),
+        )  # fmt: skip
+    if suffix != ".mp4" and not target.exists():
+        ffmpeg("-i", str(mp4), "-c", "copy", str(target))
+    return target
+
+
+def faceless_clip(path: Path, frames: int = 12, size: tuple[int, int] = (160, 120)) -> Path:
+    """A small mp4v video of moving colour gradients: no face anywhere."""
+    width, height = size
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 12.0, (width, height))
+    assert writer.isOpened()
+    ramp = np.linspace(0, 255, width, dtype=np.float32)
+    for i in range(frames):
+        frame = np.zeros((height, width, 3), dtype=np.uint8)
+        frame[:, :, 0] = ((ramp + 20 * i) % 256).astype(np.uint8)
+        frame[:, :, 1] = np.linspace(0, 255, height, dtype=np.uint8)[:, None]
+        frame[:, :, 2] = 128
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def truncated_clip(folder: Path) -> Path:
+    """An H.264 test pattern with its index first (faststart), cut in half: it opens, it
+    announces 60 frames, and decoding stops part way."""
+    whole = folder / "pattern.mp4"
+    ffmpeg(
+        "-f", "lavfi", "-i", "testsrc=size=320x240:rate=24:duration=2.5",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+        "-movflags", "+faststart", str(whole),
+    )  # fmt: skip
+    data = whole.read_bytes()
+    cut = folder / "truncated.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    return cut
+
+
+def audio_only_clip(folder: Path) -> Path:
+    path = folder / "audio_only.mp4"
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac", str(path))
+    return path
+
+
+def media_files(media_root: Path | str, movie_id: int) -> set[str]:
+    """Image files ingest left for a movie, relative to its media folder."""
+    base = Path(media_root) / "movies" / str(movie_id)
+    return {str(p.relative_to(base)) for p in base.rglob("*") if p.is_file()}
