@@ -427,45 +427,52 @@ def test_each_upload_cleans_up_expired_photos(user_client, user, settings, libra
 
 
 # --- The real clip ----------------------------------------------------------------------------
+# shots.csv: Miranda is in frames 0-19 (wide stage shot) and 82-210 (close-up); Lacamoire in
+# 20-81, the Obamas in 211-274.
 
 
-def _miranda_face(movie, first: int, last: int) -> Face:
-    """The largest face in a frame of the given range (Miranda fills his close-up shot)."""
-    faces = Face.objects.filter(movie=movie, frame_index__range=(first, last))
-    return max(faces, key=lambda f: (f.x2 - f.x1) * (f.y2 - f.y1))
+def in_miranda_shots(frame_index: int) -> bool:
+    return frame_index <= 19 or 82 <= frame_index <= 210
+
+
+def shown_frame_indexes(html: str) -> tuple[list[int], list[int]]:
+    """Frame indexes of the group leaders and of all faces shown, in page order."""
+    leaders = result_face_ids(html)
+    shown = leaders + duplicate_face_ids(html)
+    index_of = dict(Face.objects.filter(pk__in=shown).values_list("pk", "frame_index"))
+    return [index_of[i] for i in leaders], [index_of[i] for i in shown]
 
 
 @pytest.mark.slow
-def test_real_clip_miranda_face_ranks_his_frames_first(user_client, hamilton_movie, settings):
+def test_real_clip_miranda_face_ranks_both_his_shots_first(user_client, hamilton_movie, settings):
     settings.FACEFINDER_GROUPS_PER_PAGE = 50
-    query = _miranda_face(hamilton_movie, 82, 210)
-    response = user_client.get(face_url(query.pk, k=40))
+    faces = Face.objects.filter(movie=hamilton_movie, frame_index__range=(82, 210))
+    query = max(faces, key=lambda f: f.x2 - f.x1)  # Miranda fills his close-up shot
+    response = user_client.get(face_url(query.pk, k=25))
     assert response.status_code == 200
     html = response.content.decode()
-    leaders = result_face_ids(html)
-    shown = leaders + duplicate_face_ids(html)
-    indexes = dict(Face.objects.filter(pk__in=shown).values_list("pk", "frame_index"))
-    miranda = [i for i in indexes.values() if 82 <= i <= 210 or i <= 19]
-    assert len(miranda) >= 10
-    # Near-duplicates of the close-up shot are grouped: fewer entries than faces shown.
-    assert len(leaders) < len(shown)
+    leaders, shown = shown_frame_indexes(html)
+    assert len(shown) == 25
+    # All 25 best faces are Miranda's, from both of his shots.
+    assert all(in_miranda_shots(i) for i in shown), shown
+    assert any(i <= 19 for i in shown) and any(82 <= i <= 210 for i in shown)
+    # Near-duplicates are grouped: the close-up shot's frames sit beside their leader.
+    assert len(leaders) < len(shown) / 2
     assert f"hamilton_whitehouse_clip.mp4_{query.frame_index}" in html
 
 
 @pytest.mark.slow
-def test_real_photo_of_miranda_finds_his_frames(user_client, hamilton_movie, settings):
+def test_real_photo_of_miranda_finds_both_his_shots(user_client, hamilton_movie, settings):
     settings.FACEFINDER_EMBEDDER = EMBEDDER
+    settings.FACEFINDER_GROUPS_PER_PAGE = 50
     response = upload(user_client, "miranda.jpg", MIRANDA_PHOTO.read_bytes())
     photo = QueryPhoto.objects.get()
     assert photo.face_count == 1
     assert response["Location"] == reverse("search:photo-results", args=[photo.pk, 0])
-    from search.services import search_by_vector
-
-    result = search_by_vector(photo.vector(0), EMBEDDER, k=10)
-    top = Face.objects.filter(pk__in=[h.face_id for h in result.hits])
-    indexes = [face.frame_index for face in top]
-    in_his_shots = [i for i in indexes if i <= 19 or 82 <= i <= 210]
-    assert len(in_his_shots) >= 8, indexes
-    page = user_client.get(response["Location"])
+    page = user_client.get(response["Location"] + "?k=25")
     assert page.status_code == 200
-    assert result_face_ids(page.content.decode())[0] == result.groups[0].leader.face_id
+    leaders, shown = shown_frame_indexes(page.content.decode())
+    assert len(shown) == 25
+    assert all(in_miranda_shots(i) for i in shown), shown
+    assert any(i <= 19 for i in shown) and any(82 <= i <= 210 for i in shown)
+    assert 82 <= leaders[0] <= 210  # the best match is a close-up frame
