@@ -12,7 +12,6 @@ Vectors of different embedders are never comparable; every stored face records i
 from __future__ import annotations
 
 import importlib.util
-import os
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -33,6 +32,8 @@ FACENET_WEIGHTS_URL = (
     "https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/"
     "20180402-114759-vggface2.pt"
 )
+# facenet-pytorch's own cache name for that file, under $TORCH_HOME/checkpoints/.
+FACENET_CACHE_NAME = "20180402-114759-vggface2.pt"
 FACENET_CLASSES = 8631  # the VGGFace2 state dict carries its classification layer
 FACENET_IMAGE_SIZE = 160
 
@@ -78,10 +79,11 @@ _cache: dict[tuple[str, str, str], Embedder] = {}
 _cache_lock = threading.Lock()
 
 
-def clear_cache() -> None:
-    """Forget loaded embedders (tests that change weight settings use this)."""
+def clear_cache(name: str | None = None) -> None:
+    """Forget loaded embedders, all or those of one name (frees a model's memory)."""
     with _cache_lock:
-        _cache.clear()
+        for key in [key for key in _cache if name is None or key[0] == name]:
+            del _cache[key]
 
 
 def l2_normalise(rows: np.ndarray) -> np.ndarray:
@@ -114,7 +116,7 @@ def facenet_cache_path() -> Path:
     """Where facenet-pytorch keeps its downloaded vggface2 weights."""
     from facenet_pytorch.models.inception_resnet_v1 import get_torch_home
 
-    return Path(get_torch_home()) / "checkpoints" / os.path.basename(FACENET_WEIGHTS_URL)
+    return Path(get_torch_home()) / "checkpoints" / FACENET_CACHE_NAME
 
 
 class FacenetEmbedder(_BaseEmbedder):
@@ -125,20 +127,11 @@ class FacenetEmbedder(_BaseEmbedder):
         from facenet_pytorch import InceptionResnetV1
 
         self.device = on
-        state_dict = _load_facenet_state_dict()
-        model = InceptionResnetV1(classify=False, num_classes=FACENET_CLASSES)
-        try:
-            model.load_state_dict(state_dict)
-        except (RuntimeError, TypeError, AttributeError) as exc:
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc)
-            raise EmbedderUnavailable(
-                f"{FACENET} weights do not fit InceptionResnetV1 (VGGFace2, 8631 classes): "
-                f"{first_line}"
-            ) from exc
-        # The classification layer is never used for embeddings: drop it from the forward
-        # graph's memory footprint.
-        model.logits = torch.nn.Identity()
-        self.model = model.to(on).eval()
+        model = InceptionResnetV1(classify=False)
+        model.load_state_dict(_fit_facenet_state_dict(_load_facenet_state_dict(), model))
+        # channels_last lets oneDNN (CPU) and cuDNN pick faster convolution kernels; outputs
+        # match the default layout to float rounding (about 1e-7).
+        self.model = model.to(on).to(memory_format=torch.channels_last).eval()
         self.batch_size = max(1, int(getattr(settings, "FACEFINDER_EMBED_BATCH", 32)))
 
     def crops(self, items: Iterable[ImageFaces]) -> torch.Tensor:
@@ -162,8 +155,48 @@ class FacenetEmbedder(_BaseEmbedder):
         with torch.inference_mode():
             for start in range(0, len(batch), self.batch_size):
                 chunk = batch[start : start + self.batch_size].to(self.device)
+                chunk = chunk.contiguous(memory_format=torch.channels_last)
                 rows.append(self.model(chunk).float().cpu().numpy())
         return l2_normalise(np.concatenate(rows))
+
+
+def _fit_facenet_state_dict(state: dict, model: torch.nn.Module) -> dict:
+    """The embedding part of a vggface2 state dict, checked against the network's shapes.
+
+    facenet-pytorch's vggface2 file also holds the 8631-class ``logits`` layer of its training
+    classifier; embeddings never use it, so it is checked (another class count means another
+    training set, whose vectors live in another space) and then left out.
+    """
+    logits = state.get("logits.weight")
+    if logits is not None and tuple(logits.shape) != (FACENET_CLASSES, DIMENSIONS[FACENET]):
+        raise EmbedderUnavailable(
+            f"{FACENET} weights do not fit: their classifier has {tuple(logits.shape)} "
+            f"weights, VGGFace2's has ({FACENET_CLASSES}, {DIMENSIONS[FACENET]}) (another "
+            "training set?)"
+        )
+    wanted = model.state_dict()
+    embedding = {key: value for key, value in state.items() if not key.startswith("logits.")}
+    missing = sorted(set(wanted) - set(embedding))
+    unexpected = sorted(set(embedding) - set(wanted))
+    misshapen = sorted(
+        key
+        for key in set(wanted) & set(embedding)
+        if not isinstance(embedding[key], torch.Tensor) or embedding[key].shape != wanted[key].shape
+    )
+    problems = [
+        f"{len(keys)} {what} (e.g. {keys[0]})"
+        for what, keys in (
+            ("missing keys", missing),
+            ("unexpected keys", unexpected),
+            ("keys of the wrong shape", misshapen),
+        )
+        if keys
+    ]
+    if problems:
+        raise EmbedderUnavailable(
+            f"{FACENET} weights do not fit InceptionResnetV1: {'; '.join(problems)}"
+        )
+    return embedding
 
 
 def _load_facenet_state_dict() -> dict:

@@ -7,6 +7,7 @@ stderr otherwise (scripts/demo uses this to choose a working default).
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from faces.detection import device
@@ -28,6 +29,6 @@ class Command(BaseCommand):
         try:
             embedder = get_embedder(name)
             on = device()
-        except (EmbedderError, RuntimeError) as exc:
+        except (EmbedderError, ImproperlyConfigured) as exc:
             raise CommandError(str(exc), returncode=1) from exc
         self.stdout.write(f"ok: {embedder.name} ({embedder.dimension}-d) on {on}")
