@@ -95,10 +95,10 @@ def search_by_face(
     face the result holds the query face alone (``result.hits == [query]``).
     """
     _check_filters(k, min_score)
-    row = Face.objects.filter(pk=face_id).values_list("embedder", "embedding").first()
-    if row is None:
+    rows = list(Face.objects.filter(pk=face_id).order_by().values_list("embedder", "embedding"))
+    if not rows:
         raise FaceNotFound(face_id)
-    embedder, blob = row
+    ((embedder, blob),) = rows
     vector = unpack_vector(blob)
     query_hit = Hit(face_id=face_id, score=float(np.dot(vector.astype(np.float64), vector)))
     others = _nearest(vector, embedder, k, movie_id, min_score, exact)

@@ -33,7 +33,7 @@ def faces(db, settings):
 
 
 def test_face_search_prints_ranked_groups(faces):
-    movie, (query, duplicate, second_shot, stranger) = faces
+    _movie, (query, duplicate, second_shot, stranger) = faces
     output = run("--face", str(query))
     lines = output.splitlines()
     assert lines[0] == f"Query: face {query}, dlib-resnet"
@@ -47,7 +47,7 @@ def test_face_search_prints_ranked_groups(faces):
 
 
 def test_json_output_carries_groups_and_duplicates(faces):
-    movie, (query, duplicate, second_shot, stranger) = faces
+    movie, (query, duplicate, second_shot, _stranger) = faces
     data = json.loads(run("--face", str(query), "--json", "--k", "3"))
     assert data["query_face_id"] == query
     assert data["results"] == 3
@@ -60,7 +60,7 @@ def test_json_output_carries_groups_and_duplicates(faces):
 
 
 def test_min_score_and_movie_filters(faces):
-    movie, (query, duplicate, second_shot, stranger) = faces
+    _movie, (query, _duplicate, _second_shot, stranger) = faces
     data = json.loads(run("--face", str(query), "--json", "--min-score", "0.5"))
     assert stranger not in {g["face_id"] for g in data["groups"]}
     other = make_movie("Other")
@@ -107,3 +107,18 @@ def test_image_without_a_face(db, tmp_path):
     Image.fromarray(np.stack([gradient] * 3, axis=-1)).save(path)
     with pytest.raises(CommandError, match="No face was found"):
         run("--image", str(path), "--embedder", "dlib-resnet")
+
+
+@pytest.mark.slow
+def test_photo_of_miranda_finds_his_frames(hamilton_movie):
+    from tests.conftest import FACES
+
+    photo = FACES / "lin_manuel_miranda" / "1.jpg"
+    data = json.loads(
+        run("--image", str(photo), "--embedder", "dlib-resnet", "--json", "--k", "10")
+    )
+    assert data["query_photo"]["faces"] >= 1
+    frames = [group["frame_index"] for group in data["groups"]]
+    frames += [d["frame_index"] for group in data["groups"] for d in group["duplicates"]]
+    assert len(frames) == 10
+    assert all(index <= 19 or 82 <= index <= 210 for index in frames), frames

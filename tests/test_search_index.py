@@ -121,7 +121,7 @@ def test_rows_written_through_another_connection_are_seen(settings):
         newcomer = unit(np.random.default_rng(9).standard_normal(DIM))
         with other:
             other.execute(
-                "INSERT INTO movies_frame (movie_id, \"index\", timestamp, width, height, image,"
+                'INSERT INTO movies_frame (movie_id, "index", timestamp, width, height, image,'
                 " thumbnail) VALUES (?, 5000, 200.0, 64, 36, 'x.jpg', '')",
                 (movie.pk,),
             )

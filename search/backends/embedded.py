@@ -32,6 +32,7 @@ from collections.abc import Iterator
 import faiss
 import numpy as np
 from django.conf import settings
+from django.db import connection
 from django.db.models import Max
 
 from faces.models import Face
@@ -313,10 +314,16 @@ def exact_max_faces() -> int:
 
 
 def table_fingerprint() -> tuple[int, int]:
-    """(row count, largest id) of the whole faces table: two b-tree look-ups on SQLite."""
-    count = Face.objects.count()
-    max_id = Face.objects.aggregate(top=Max("id"))["top"] or 0
-    return count, max_id
+    """(row count, largest id) of the whole faces table, in one round trip.
+
+    On SQLite both are answered without reading rows: a bare ``COUNT(*)`` counts b-tree cells
+    and ``MAX(id)`` reads the last key. The table name is the model's, never user input.
+    """
+    table = connection.ops.quote_name(Face._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT (SELECT COUNT(*) FROM {table}), (SELECT MAX(id) FROM {table})")  # noqa: S608
+        count, max_id = cursor.fetchone()
+    return int(count), int(max_id or 0)
 
 
 def embedder_fingerprint(embedder: str) -> tuple[int, int]:

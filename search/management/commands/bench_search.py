@@ -1,0 +1,257 @@
+"""``python manage.py bench_search``: search latency, recall and page time at 10k-1M faces.
+
+Measures the embedded default the way the site uses it. Synthetic face-like vectors
+(``search.synthetic``) are written as real Movie/Frame/Face rows into a scratch SQLite database
+under ``var/bench/`` (never the dev database), so loading from the table and the per-query
+fingerprint check are part of what is timed. For each size:
+
+- build: a fresh process state's first search (load every vector from SQLite, train and fill
+  the IVF index);
+- search p50/p95: ``search_by_face(id, k=20)`` for random stored faces, the service call that
+  the results page makes (fingerprint check, query vector, top 20, exact re-scoring, duplicate
+  grouping);
+- recall@20 against ``exact=True`` (a full exact scan) for the same queries, and a check that
+  every shown score equals the exact one;
+- page p50/p95: the logged-in results page ``/search/face/<id>/`` through the test client.
+
+Sizes grow in one database (10k, then 90k more, ...); ``--reuse`` keeps a database built
+earlier with the same profile and seed.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection, transaction
+from django.test import Client
+from django.urls import NoReverseMatch, reverse
+
+from faces.models import Face
+from movies.models import Frame, Movie
+from search.backends import forget_cached_vectors, get_backend
+from search.backends.embedded import EmbeddedBackend
+from search.services import search_by_face
+from search.synthetic import PROFILES, movie_chunks
+
+BENCH_DIR = Path(settings.VAR_DIR) / "bench"
+FACES_PER_MOVIE = 10_000
+INSERT_BATCH = 5_000
+
+
+class Command(BaseCommand):
+    help = "Benchmark the embedded search backend on synthetic face-like vectors."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--sizes",
+            default="10000,100000,1000000",
+            help="comma-separated face counts (ascending)",
+        )
+        parser.add_argument("--profile", choices=sorted(PROFILES), default="facenet-vggface2")
+        parser.add_argument("--queries", type=int, default=200, help="searches per size")
+        parser.add_argument("--page-queries", type=int, default=40, help="pages per size")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--database",
+            type=Path,
+            default=None,
+            help="scratch SQLite file (default var/bench/search-<profile>.sqlite3)",
+        )
+        parser.add_argument(
+            "--reuse", action="store_true", help="keep faces already in the scratch database"
+        )
+
+    def handle(self, *args, **options) -> None:
+        sizes = sorted({int(size) for size in options["sizes"].split(",")})
+        profile_name = options["profile"]
+        path = options["database"] or BENCH_DIR / f"search-{profile_name}.sqlite3"
+        self._use_scratch_database(path, fresh=not options["reuse"])
+        self.stdout.write(
+            f"bench_search: {profile_name} ({PROFILES[profile_name].dimension}-d), "
+            f"database {path}, exact scan up to {settings.FACEFINDER_SEARCH_EXACT_MAX_FACES} faces"
+        )
+        header = (
+            f"{'faces':>9} {'build s':>8} {'p50 ms':>7} {'p95 ms':>7} {'recall@20':>9} "
+            f"{'exact p50':>9} {'page p50':>8} {'page p95':>8}"
+        )
+        self.stdout.write(header)
+        rng = random.Random(options["seed"])
+        for size in sizes:
+            self._fill(size, profile_name, options["seed"])
+            row = self._measure(size, profile_name, options, rng)
+            self.stdout.write(
+                f"{size:>9} {row['build']:>8.2f} {row['p50']:>7.2f} {row['p95']:>7.2f} "
+                f"{row['recall']:>9.4f} {row['exact_p50']:>9.1f} {row['page_p50']:>8} "
+                f"{row['page_p95']:>8}"
+            )
+            self.stdout.flush()
+
+    # --- database ------------------------------------------------------------------------------
+
+    def _use_scratch_database(self, path: Path, *, fresh: bool) -> None:
+        """Point the default connection at a scratch SQLite file and migrate it."""
+        if connection.vendor != "sqlite":
+            raise CommandError(
+                "bench_search measures the embedded default on SQLite; "
+                "run it without a DATABASE_URL for another database."
+            )
+        dev_database = Path(connection.settings_dict["NAME"]).resolve()
+        path = path.resolve()
+        if path == dev_database:
+            raise CommandError(f"{path} is the configured database; choose a scratch file.")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if fresh:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        connection.close()
+        connection.settings_dict["NAME"] = str(path)
+        call_command("migrate", verbosity=0, interactive=False)
+        forget_cached_vectors()
+
+    def _fill(self, size: int, profile_name: str, seed: int) -> None:
+        """Insert faces until the database holds ``size`` (movie by movie, deterministic)."""
+        have = Face.objects.filter(embedder=profile_name).count()
+        if have >= size:
+            return
+        started = time.perf_counter()
+        chunks = movie_chunks(
+            size, PROFILES[profile_name], faces_per_movie=FACES_PER_MOVIE, seed=seed
+        )
+        made = 0
+        for number, (frames, vectors) in enumerate(chunks):
+            if made + len(vectors) > have:
+                skip = max(0, have - made)
+                self._insert_movie(number, frames[skip:], vectors[skip:], profile_name)
+            made += len(vectors)
+        self.stderr.write(
+            f"  inserted {size - have} faces in {time.perf_counter() - started:.0f} s"
+        )
+
+    @transaction.atomic
+    def _insert_movie(
+        self, number: int, frames: np.ndarray, vectors: np.ndarray, profile_name: str
+    ) -> None:
+        movie, _ = Movie.objects.get_or_create(
+            title=f"Synthetic {number:04d}",
+            defaults={
+                "file_name": f"synthetic_{number:04d}.mp4",
+                "fps": 25.0,
+                "width": 1280,
+                "height": 720,
+                "embedder": profile_name,
+                "status": Movie.Status.DONE,
+            },
+        )
+        indexes = sorted(set(frames.tolist()))
+        existing = set(
+            Frame.objects.filter(movie=movie, index__in=[i * 25 for i in indexes]).values_list(
+                "index", flat=True
+            )
+        )
+        Frame.objects.bulk_create(
+            [
+                Frame(
+                    movie=movie,
+                    index=index * 25,
+                    timestamp=index,
+                    width=1280,
+                    height=720,
+                    image=f"movies/{movie.pk}/frames/{index * 25:08d}.jpg",
+                )
+                for index in indexes
+                if index * 25 not in existing
+            ],
+            batch_size=INSERT_BATCH,
+        )
+        frame_ids = dict(Frame.objects.filter(movie=movie).values_list("index", "id"))
+        face_number: dict[int, int] = {}
+        faces = []
+        for frame, vector in zip(frames.tolist(), vectors, strict=True):
+            face_index = face_number.get(frame, 0)
+            face_number[frame] = face_index + 1
+            faces.append(
+                Face(
+                    movie=movie,
+                    frame_id=frame_ids[frame * 25],
+                    frame_index=frame * 25,
+                    face_index=face_index,
+                    x1=100,
+                    y1=80,
+                    x2=260,
+                    y2=280,
+                    probability=0.999,
+                    embedder=profile_name,
+                    embedding=vector.astype("<f4").tobytes(),
+                )
+            )
+        Face.objects.bulk_create(faces, batch_size=INSERT_BATCH)
+
+    # --- measuring -----------------------------------------------------------------------------
+
+    def _measure(self, size: int, profile_name: str, options: dict, rng: random.Random) -> dict:
+        forget_cached_vectors()
+        gc.collect()
+        face_ids = list(
+            Face.objects.filter(embedder=profile_name).values_list("id", flat=True)[:size]
+        )
+        queries = rng.sample(face_ids, min(options["queries"], len(face_ids)))
+        started = time.perf_counter()
+        search_by_face(queries[0])
+        build = time.perf_counter() - started
+        backend = get_backend()
+        assert isinstance(backend, EmbeddedBackend)
+
+        latencies, recalls, exact_latencies = [], [], []
+        for face_id in queries:
+            started = time.perf_counter()
+            result = search_by_face(face_id, k=20)
+            latencies.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            exact = search_by_face(face_id, k=20, exact=True)
+            exact_latencies.append(time.perf_counter() - started)
+            exact_scores = {hit.face_id: hit.score for hit in exact.hits}
+            shown = {hit.face_id: hit.score for hit in result.hits}
+            recalls.append(len(shown.keys() & exact_scores.keys()) / len(exact_scores))
+            for face, score in shown.items():
+                if face in exact_scores and exact_scores[face] != score:
+                    raise CommandError(f"face {face}: score {score} != exact {exact_scores[face]}")
+        page = self._page_times(queries[: options["page_queries"]])
+        return {
+            "build": build,
+            "p50": np.percentile(latencies, 50) * 1000,
+            "p95": np.percentile(latencies, 95) * 1000,
+            "recall": float(np.mean(recalls)),
+            "exact_p50": np.percentile(exact_latencies, 50) * 1000,
+            "page_p50": page[0],
+            "page_p95": page[1],
+        }
+
+    def _page_times(self, face_ids: list[int]) -> tuple[str, str]:
+        """p50/p95 of the logged-in results page, or 'n/a' when it does not exist."""
+        try:
+            reverse("search:face", args=[face_ids[0]])
+        except NoReverseMatch:
+            return ("n/a", "n/a")
+        from django.contrib.auth import get_user_model
+
+        user, _ = get_user_model().objects.get_or_create(username="bench")
+        client = Client(HTTP_HOST="localhost")
+        client.force_login(user)
+        times = []
+        for face_id in face_ids:
+            started = time.perf_counter()
+            response = client.get(reverse("search:face", args=[face_id]))
+            times.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                raise CommandError(f"results page for face {face_id}: {response.status_code}")
+        return (
+            f"{np.percentile(times, 50) * 1000:.1f}",
+            f"{np.percentile(times, 95) * 1000:.1f}",
+        )
