@@ -154,3 +154,20 @@ def test_unchanged_table_is_not_reloaded(db, settings):
     matrix = collection.matrix
     search_by_face(ids[1])
     assert collection.matrix is matrix
+
+
+def test_deletes_and_inserts_between_two_searches(db, indexed):
+    """A re-ingest deletes old faces and adds new ones: the table's size may not even change."""
+    movie, other = make_movie("Reingested"), make_movie("Other")
+    vectors = clustered_vectors(people=30, faces_per_person=30, dim=DIM, seed=11)
+    old_ids = add_faces(movie, vectors[:450])
+    add_faces(other, vectors[450:])
+    search_by_face(old_ids[0])
+    from faces.models import Face
+
+    Face.objects.filter(pk__in=old_ids[:1]).delete()
+    (new_id,) = add_faces(movie, [vectors[0]], first_frame=20_000)
+    hits = search_by_vector(vectors[0], "dlib-resnet", k=3).hits
+    assert hits[0].face_id == new_id
+    assert old_ids[0] not in {hit.face_id for hit in hits}
+    assert collection_of().count == len(vectors)

@@ -14,10 +14,11 @@ over 8-bit quantised copies once the collection is large. Searching:
 
 Staying current across processes: ingest runs in rq workers, so before every search the
 collection compares a cheap fingerprint of the faces table (``COUNT(*)`` and ``MAX(id)``, both
-answered from the b-tree on SQLite) with the one it last saw. When it moved, the embedder's own
-count and largest id say what happened: rows with larger ids are appended (ids only grow: Django
-creates SQLite primary keys with AUTOINCREMENT and other databases use sequences); any other
-difference (a deleted movie, a re-ingest) rebuilds the collection from the table. Stored faces
+answered from the b-trees on SQLite) with the one it last saw. Ids only grow (Django creates
+SQLite primary keys with AUTOINCREMENT; other databases use sequences), so when the table grew
+by exactly the number of rows above the last seen id, nothing was deleted and only those rows
+are loaded. Otherwise the embedder's own count and largest id decide between loading newer rows
+and rebuilding the collection from the table (a deleted movie, a re-ingest). Stored faces
 are never updated in place (ingest deletes and re-inserts), which is what makes this sound.
 """
 
@@ -82,14 +83,36 @@ class Collection:
         table = table_fingerprint()
         if table == self.table_seen:
             return
-        count, max_id = embedder_fingerprint(self.embedder)
-        if (count, max_id) != (self.count, self.max_id):
-            appended = max_id > self.max_id and self._append_newer(
-                upto=max_id, expected_count=count
-            )
-            if not appended:
-                self.rebuild(expected_count=count)
+        if not self._append_if_only_inserted(table):
+            count, max_id = embedder_fingerprint(self.embedder)
+            if (count, max_id) != (self.count, self.max_id):
+                appended = max_id > self.max_id and self._append_newer(
+                    upto=max_id, expected_count=count
+                )
+                if not appended:
+                    self.rebuild(expected_count=count)
         self.table_seen = table
+
+    def _append_if_only_inserted(self, table: tuple[int, int]) -> bool:
+        """The common case while an ingest runs: rows were added, none deleted, anywhere.
+
+        Then the table grew by exactly the rows whose ids lie above the largest id seen last
+        time, and this embedder's share of them is all there is to load. Counting those rows
+        is a range scan over new ids only; the per-embedder count (a scan of all its rows) is
+        left to the rarer case of a deletion.
+        """
+        if self.table_seen is None:
+            return False
+        seen_count, seen_max = self.table_seen
+        count, max_id = table
+        if max_id < seen_max or count - seen_count != rows_between(seen_max, max_id):
+            return False
+        added = 0
+        for ids, movie_ids, vectors in iter_rows(self.embedder, after_id=seen_max, upto_id=max_id):
+            self._append(ids, movie_ids, vectors)
+            added += len(ids)
+        self._update_index(new_rows=added)
+        return True
 
     def _append_newer(self, *, upto: int, expected_count: int) -> bool:
         """Load the rows added since the last sync; False when rows also disappeared."""
@@ -324,6 +347,11 @@ def table_fingerprint() -> tuple[int, int]:
         cursor.execute(f"SELECT (SELECT COUNT(*) FROM {table}), (SELECT MAX(id) FROM {table})")  # noqa: S608
         count, max_id = cursor.fetchone()
     return int(count), int(max_id or 0)
+
+
+def rows_between(after_id: int, upto_id: int) -> int:
+    """Faces with ``after_id < id <= upto_id`` (a primary-key range: cheap)."""
+    return Face.objects.filter(id__gt=after_id, id__lte=upto_id).count()
 
 
 def embedder_fingerprint(embedder: str) -> tuple[int, int]:
