@@ -75,15 +75,33 @@ def test_nothing_on_a_blank_image():
         assert detect_faces(blank, min_face_px=20, min_probability=MIN_PROBABILITY) == []
 
 
-def test_minimum_face_size_drops_smaller_faces(miranda):
-    face = detect_faces(miranda, min_face_px=40, min_probability=MIN_PROBABILITY)[0]
-    size = max(face.width, face.height)
+def test_minimum_face_size_drops_smaller_faces(obama_and_biden):
+    faces = detect_faces(obama_and_biden, min_face_px=40, min_probability=MIN_PROBABILITY)
+    largest = max(max(face.width, face.height) for face in faces)
 
-    assert len(detect_faces(miranda, min_face_px=int(size * 0.9), min_probability=0.99)) == 1
-    # MTCNN alone would still return this face when asked for larger ones; it must not be kept.
-    assert detect_faces(miranda, min_face_px=int(size * 1.3), min_probability=0.99) == []
+    assert detect_faces(obama_and_biden, min_face_px=int(largest * 3), min_probability=0.99) == []
     # Larger than the whole image: no face can fit, and no error either.
-    assert detect_faces(miranda, min_face_px=5000, min_probability=0.99) == []
+    assert detect_faces(obama_and_biden, min_face_px=5000, min_probability=0.99) == []
+
+
+def test_same_faces_as_facenet_pytorch_mtcnn(obama_and_biden):
+    """Our faster call of MTCNN's stages gives what facenet-pytorch's own MTCNN gives."""
+    from facenet_pytorch import MTCNN
+
+    boxes, probs, points = MTCNN(keep_all=True, min_face_size=40).detect(
+        obama_and_biden, landmarks=True
+    )
+    keep = [i for i, p in enumerate(probs) if p > MIN_PROBABILITY]
+    expected = sorted(
+        ((np.asarray(boxes[i], np.float32), np.asarray(points[i], np.float32)) for i in keep),
+        key=lambda pair: (round(float(pair[0][0])), round(float(pair[0][1]))),
+    )
+    ours = detect_faces(obama_and_biden, min_face_px=40, min_probability=MIN_PROBABILITY)
+
+    assert len(ours) == len(expected) >= 2
+    for face, (box, marks) in zip(ours, expected, strict=True):
+        np.testing.assert_allclose(face.box, box, atol=0.01)
+        np.testing.assert_allclose(face.landmarks, marks, atol=0.01)
 
 
 def test_a_higher_probability_threshold_keeps_fewer_faces(obama_and_biden):
