@@ -14,7 +14,9 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
+from faces.models import Face
 from movies.forms import MovieAddForm, MovieChangeForm
 from movies.models import Frame, Movie
 from movies.services import (
@@ -130,6 +132,18 @@ class MovieAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
         # A new movie was saved by register_movie() inside the form.
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        """Frames and faces are parts of their movie (read-only in their own admins): whoever
+        may delete a movie deletes them with it."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        parts = {str(Frame._meta.verbose_name), str(Face._meta.verbose_name)}
+        return deleted, counts, {p for p in perms_needed if str(p) not in parts}, protected
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        if change:
+            super().save_related(request, form, formsets, change)
+        # Movies have no many-to-many fields or inlines; a new one is complete as registered.
 
     def log_addition(self, request: HttpRequest, obj: Movie, message: Any) -> Any:
         if getattr(obj, "_admin_created", True):
@@ -256,7 +270,7 @@ class MovieAdmin(admin.ModelAdmin):
         error = (
             format_html('<div class="ingest-error">{}</div>', movie.last_error)
             if movie.last_error
-            else format_html('<div class="ingest-error" hidden></div>')
+            else mark_safe('<div class="ingest-error" hidden></div>')
         )
         return format_html(
             '<span class="ingest-status ingest-status-{}" data-ingest-movie="{}" '

@@ -114,9 +114,10 @@ class IngestReport:
                 f"already ingested ({self.frames_sampled} frames, {self.faces_found} faces); "
                 "re-ingest from scratch to redo it"
             )
+        resumed = f" (resumed at frame {self.resumed_from})" if self.resumed_from else ""
         if self.faces_found == 0:
-            return f"done: {self.frames_sampled} frames sampled, no faces found"
-        return f"done: {self.frames_sampled} frames sampled, {self.faces_found} faces"
+            return f"done: {self.frames_sampled} frames sampled, no faces found{resumed}"
+        return f"done: {self.frames_sampled} frames sampled, {self.faces_found} faces{resumed}"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -80,7 +80,7 @@ def hamilton_ingest(django_db_setup, django_db_blocker, tmp_path_factory):
     database stays empty; returns the rows as plain dicts and the media folder holding the
     images. Use ``hamilton_movie`` in tests.
     """
-    from django.db import transaction
+    from django.db import connection, transaction
     from django.test import override_settings
 
     from faces.models import Face
@@ -88,6 +88,10 @@ def hamilton_ingest(django_db_setup, django_db_blocker, tmp_path_factory):
     from movies.services import ingest_movie, register_movie
 
     media_root = tmp_path_factory.mktemp("hamilton_media")
+    with django_db_blocker.unblock():
+        # pytest-django creates the test database only when a collected test asks for one.
+        name = str(connection.settings_dict["NAME"])
+        assert "memory" in name or "test" in name, "mark the test django_db: " + name
     with (
         django_db_blocker.unblock(),
         override_settings(MEDIA_ROOT=str(media_root)),
