@@ -1,0 +1,277 @@
+"""``python manage.py bench_ingest``: sampled frames per second of the real ingest, end to end,
+beside the seed's loop (``shared/bench/seed_loop.py``) on the same clip and settings.
+
+The ingest runs in a child process timed from its start to its exit, so interpreter start,
+imports, Django set-up and model loading are all counted. Inside the child, forward hooks on
+the networks (MTCNN's P/R/O-nets, InceptionResnetV1) and a timer around dlib's descriptor
+measure the time spent inside the two networks. Never a test: speed is measured here only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+DEFAULT_CLIP = "crowd_walking_opera_house.mp4"
+
+
+def shared_dir() -> Path:
+    return Path(settings.BASE_DIR).parent / "shared"
+
+
+class Command(BaseCommand):
+    help = "Measure ingest throughput (sampled frames/s, start-up included) against the seed."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "clip", nargs="?", default=None, help=f"video (default: shared {DEFAULT_CLIP})"
+        )
+        parser.add_argument("--repeat", type=int, default=4, help="play the clip N times")
+        parser.add_argument("--every", type=int, default=5)
+        parser.add_argument("--min-face", type=float, default=120.0)
+        parser.add_argument("--embedder", default="facenet-vggface2")
+        parser.add_argument("--weights", default="", help="facenet state-dict file")
+        parser.add_argument(
+            "--random-weights-for-timing",
+            action="store_true",
+            help="facenet with random weights shaped like vggface2's (timing only)",
+        )
+        parser.add_argument("--seed-loop", default="", help="path to seed_loop.py")
+        parser.add_argument("--no-seed", action="store_true", help="skip the seed's loop")
+        parser.add_argument("--child-report", default="", help=argparse_hidden())
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["child_report"]:
+            self.run_child(options)
+            return
+        with tempfile.TemporaryDirectory(prefix="bench_ingest_") as work:
+            self.run_parent(options, Path(work))
+
+    # --- parent ----------------------------------------------------------------------------
+
+    def run_parent(self, options: dict[str, Any], work: Path) -> None:
+        clip = Path(options["clip"] or shared_dir() / "data" / "videos" / DEFAULT_CLIP)
+        if not clip.is_file():
+            raise CommandError(f"clip not found: {clip}")
+        video = self.repeated(clip, options["repeat"], work)
+        weights = self.weights(options)
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{work / 'bench.sqlite3'}",
+            "MEDIA_ROOT": str(work / "media"),
+            "FACENET_WEIGHTS": weights,
+        }
+        manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
+        subprocess.run([*manage, "migrate", "--no-input", "-v", "0"], env=env, check=True)  # noqa: S603
+
+        report_path = work / "child.json"
+        child = [
+            *manage, "bench_ingest", str(video), "--child-report", str(report_path),
+            "--every", str(options["every"]), "--min-face", str(options["min_face"]),
+            "--embedder", options["embedder"],
+        ]  # fmt: skip
+        self.stdout.write(
+            f"clip: {clip.name} x{options['repeat']}, every {options['every']}th frame, "
+            f"min face {options['min_face']:g}, p > {settings.FACEFINDER_MIN_PROBABILITY}, "
+            f"embedder {options['embedder']}, torch threads {torch_threads()}"
+        )
+        started = time.perf_counter()
+        result = subprocess.run(child, env=env, capture_output=True, text=True)  # noqa: S603
+        wall = time.perf_counter() - started
+        if result.returncode != 0 or not report_path.exists():
+            raise CommandError(f"ingest failed: {(result.stderr or result.stdout).strip()[-500:]}")
+        ours = json.loads(report_path.read_text())
+        self.print_ours(ours, wall)
+        if not options["no_seed"]:
+            self.run_seed(options, video, weights or "random", ours["frames"] / wall)
+
+    def repeated(self, clip: Path, times: int, work: Path) -> Path:
+        """The clip played ``times`` times in a row (stream copy with ffmpeg, no re-encode)."""
+        if times <= 1:
+            return clip
+        ffmpeg = shutil.which("ffmpeg")
+        if ffmpeg is None:
+            raise CommandError("--repeat needs Debian's ffmpeg (apt-get install ffmpeg)")
+        listing = work / "concat.txt"
+        listing.write_text("".join(f"file '{clip}'\n" for _ in range(times)))
+        target = work / f"{clip.stem}_x{times}{clip.suffix}"
+        subprocess.run(  # noqa: S603 (argument list from the operator's own options, no shell)
+            [ffmpeg, "-y", "-loglevel", "error", "-f", "concat", "-safe", "0", "-i",
+             str(listing), "-c", "copy", str(target)],
+            check=True,
+        )  # fmt: skip
+        return target
+
+    def weights(self, options: dict[str, Any]) -> str:
+        if options["embedder"] != "facenet-vggface2":
+            return options["weights"] or settings.FACENET_WEIGHTS
+        if options["random_weights_for_timing"]:
+            path = Path(settings.BASE_DIR) / "var" / "bench" / "random-vggface2-shaped.pt"
+            if not path.exists():
+                import torch
+                from facenet_pytorch import InceptionResnetV1
+
+                path.parent.mkdir(parents=True, exist_ok=True)
+                torch.save(InceptionResnetV1(num_classes=8631).state_dict(), path)
+            self.stderr.write(
+                f"WARNING: random facenet weights ({path}): the timing is real, the faces "
+                "found and their vectors mean nothing. Never use them for quality."
+            )
+            return str(path)
+        return options["weights"] or settings.FACENET_WEIGHTS
+
+    def print_ours(self, ours: dict[str, Any], wall: float) -> None:
+        frames, timings = ours["frames"], ours["timings"]
+        networks = ours["network_seconds"]
+        inside = sum(networks.values())
+        self.stdout.write(
+            f"ours: {frames} sampled frames, {ours['faces']} faces in {wall:.1f} s end to end "
+            f"(process start to exit) = {frames / wall:.2f} sampled frames/s"
+        )
+        self.stdout.write(
+            "  inside the networks: "
+            + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in networks.items())
+            + f" = {inside:.1f} s, {100 * inside / wall:.0f}% of the end-to-end time"
+        )
+        stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items())
+        startup = wall - ours["ingest_seconds"]
+        self.stdout.write(f"  stages: {stages}; start-up and imports {startup:.1f} s")
+
+    def run_seed(self, options: dict[str, Any], video: Path, weights: str, ours: float) -> None:
+        seed = Path(options["seed_loop"] or shared_dir() / "bench" / "seed_loop.py")
+        if not seed.is_file():
+            self.stdout.write(f"seed loop not found at {seed}: no ratio")
+            return
+        command = [
+            sys.executable, str(seed), str(video), "--interval", str(options["every"]),
+            "--min-face", str(round(options["min_face"])), "--weights", weights,
+        ]  # fmt: skip
+        started = time.perf_counter()
+        result = subprocess.run(command, capture_output=True, text=True)  # noqa: S603
+        wall = time.perf_counter() - started
+        if result.returncode != 0:
+            self.stdout.write(f"seed loop failed: {result.stderr.strip()[-300:]}")
+            return
+        seed_result = json.loads(result.stdout.strip().splitlines()[-1])
+        loop_fps = seed_result["kept_fps"]
+        wall_fps = seed_result["frames_kept"] / wall
+        self.stdout.write(
+            f"seed: {seed_result['frames_kept']} kept frames, {seed_result['faces']} faces; "
+            f"its loop {seed_result['seconds']:.1f} s (model loading excluded) = "
+            f"{loop_fps:.2f} frames/s; {wall:.1f} s end to end = {wall_fps:.2f} frames/s"
+        )
+        note = ""
+        if options["embedder"] != "facenet-vggface2":
+            note = " (the seed always embeds with facenet: not the same settings)"
+        self.stdout.write(
+            f"ratio: {ours / loop_fps:.2f}x the seed's own loop figure, "
+            f"{ours / wall_fps:.2f}x end to end{note}"
+        )
+
+    # --- child -----------------------------------------------------------------------------
+
+    def run_child(self, options: dict[str, Any]) -> None:
+        from movies.services import ingest_movie, register_movie
+        from movies.timing import StageTimer
+
+        clip = Path(options["clip"])
+        hooks = NetworkTimers(options["embedder"])
+        movie, _ = register_movie(
+            path=clip,
+            sample_every=options["every"],
+            embedder=options["embedder"],
+            min_face=options["min_face"],
+        )
+        timer = StageTimer()
+        started = time.perf_counter()
+        report = ingest_movie(movie.pk, from_scratch=True, timer=timer)
+        elapsed = time.perf_counter() - started
+        if report.status != "done":
+            raise CommandError(report.message)
+        Path(options["child_report"]).write_text(
+            json.dumps(
+                {
+                    "frames": report.frames_sampled,
+                    "faces": report.faces_found,
+                    "ingest_seconds": elapsed,
+                    "timings": dict(timer.seconds),
+                    "network_seconds": hooks.seconds(),
+                }
+            )
+        )
+
+
+class NetworkTimers:
+    """Adds up the seconds spent inside the detector's and the embedder's networks.
+
+    Benchmark-only instrumentation: torch forward hooks on MTCNN's three nets and on
+    InceptionResnetV1; a timing wrapper around dlib's descriptor call. Loads the models.
+    """
+
+    def __init__(self, embedder: str) -> None:
+        from faces.detection import _mtcnn_nets
+        from faces.embedders import get_embedder
+
+        self.detect = 0.0
+        self.embed = 0.0
+        nets = _mtcnn_nets()
+        for module in (nets.pnet, nets.rnet, nets.onet):
+            self._hook(module, "detect")
+        model = get_embedder(embedder)
+        if hasattr(model, "model"):
+            self._hook(model.model, "embed")
+        elif hasattr(model, "recogniser"):
+            model.recogniser = _TimedRecogniser(model.recogniser, self)
+
+    def _hook(self, module: Any, kind: str) -> None:
+        starts: list[float] = []
+
+        def before(*_: Any) -> None:
+            starts.append(time.perf_counter())
+
+        def after(*_: Any) -> None:
+            setattr(self, kind, getattr(self, kind) + time.perf_counter() - starts.pop())
+
+        module.register_forward_pre_hook(before)
+        module.register_forward_hook(after)
+
+    def seconds(self) -> dict[str, float]:
+        return {"MTCNN (P/R/O-nets)": self.detect, "embedder": self.embed}
+
+
+class _TimedRecogniser:
+    def __init__(self, recogniser: Any, timers: NetworkTimers) -> None:
+        self._recogniser = recogniser
+        self._timers = timers
+
+    def compute_face_descriptor(self, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return self._recogniser.compute_face_descriptor(*args, **kwargs)
+        finally:
+            self._timers.embed += time.perf_counter() - started
+
+
+def torch_threads() -> int:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import torch
+
+    return torch.get_num_threads()
+
+
+def argparse_hidden() -> str:
+    import argparse
+
+    return argparse.SUPPRESS
