@@ -204,3 +204,24 @@ def test_saved_list_reads_rows_without_n_plus_one(
     with django_assert_max_num_queries(6):
         page = user_client.get(reverse("search:saved-list"))
     assert page.content.decode().count("synthetic.mp4_") >= len(faces)
+
+
+def test_admin_lists_saved_searches_and_photos(staff_client, user, saved, library):
+    photo = photo_of(user, library.first("ben"))
+    for url in (
+        reverse("admin:search_savedsearch_changelist"),
+        reverse("admin:search_queryphoto_changelist"),
+        reverse("admin:search_savedsearch_change", args=[saved.pk]),
+        reverse("admin:search_queryphoto_change", args=[photo.pk]),
+    ):
+        response = staff_client.get(url)
+        assert response.status_code == 200, url
+    assert (
+        "Anna everywhere"
+        in staff_client.get(reverse("admin:search_savedsearch_changelist")).content.decode()
+    )
+
+
+def test_admin_is_staff_only(user_client, saved):
+    response = user_client.get(reverse("admin:search_savedsearch_changelist"))
+    assert response.status_code == 302
