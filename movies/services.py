@@ -336,8 +336,15 @@ def _plan(movie: Movie, timer: StageTimer) -> _Plan:
         raise IngestError(f"minimum face size must be positive, got {min_face}")
     if movie.sample_every < 1:
         raise IngestError("the sampling interval must be at least 1")
+    try:
+        video_path = movie.path
+    except NotImplementedError as exc:  # an upload kept in remote storage (S3)
+        raise IngestError(
+            "the uploaded video is in remote media storage, which ingest cannot read; "
+            "add the movie by a server path instead"
+        ) from exc
     with timer.stage("probe"):
-        info = probe_video(movie.path)
+        info = probe_video(video_path)
     plan = _Plan(
         embedder=embedder,
         min_face=float(min_face),
@@ -406,7 +413,10 @@ def _run_batches(
     _notify(progress, movie, plan)
     for batch in _batches(sampler, plan.batch_size, timer):
         if _cancel_requested(movie.pk):
-            movie.refresh_from_db()
+            if not Movie.objects.filter(pk=movie.pk).exists():
+                forget_deleted_movie(movie.pk)
+            else:
+                movie.refresh_from_db()
             return _report(movie, Movie.Status.CANCELLED, started, timer, frames_added, faces_added)
         with timer.stage("convert"):
             images_rgb = [cv2.cvtColor(f.image_bgr, cv2.COLOR_BGR2RGB) for f in batch]
@@ -609,7 +619,10 @@ def _fail(movie: Movie, reason: str, started: float, timer: StageTimer) -> Inges
         ingest_finished_at=timezone.now(),
         updated_at=timezone.now(),
     )
-    movie.refresh_from_db()
+    if Movie.objects.filter(pk=movie.pk).exists():
+        movie.refresh_from_db()
+    else:  # deleted while it was being ingested
+        forget_deleted_movie(movie.pk)
     report = _report(movie, Movie.Status.FAILED, started, timer)
     report.error = reason
     return report
@@ -678,6 +691,14 @@ def clear_ingest(movie: Movie) -> None:
     Movie.objects.filter(pk=movie.pk).update(**values)
     for name, value in values.items():
         setattr(movie, name, value)
+
+
+def forget_deleted_movie(movie_id: int) -> None:
+    """Rows and files an ingest wrote for a movie deleted under it (on SingleStoreDB, which
+    enforces no foreign keys, such rows could otherwise stay)."""
+    Face.objects.filter(movie_id=movie_id).delete()
+    Frame.objects.filter(movie_id=movie_id).delete()
+    delete_movie_files(movie_id)
 
 
 def delete_movie_files(movie_id: int, *, keep_upload: bool = False, upload_name: str = "") -> None:
@@ -772,7 +793,9 @@ def _refuse_if_busy(movie: Movie) -> None:
     if movie.status == Movie.Status.RUNNING:
         silent_for = (timezone.now() - movie.updated_at).total_seconds()
         if silent_for < STALE_RUNNING_SECONDS:
-            raise AlreadyQueued(f"“{movie}” is being ingested right now")
+            raise AlreadyQueued(
+                f"“{movie}” is being ingested right now (if its worker died, cancel it first)"
+            )
 
 
 def _job_is_live(job_id: str) -> bool:

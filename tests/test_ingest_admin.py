@@ -76,7 +76,7 @@ def test_add_by_server_path_then_ingest_action_runs_on_the_worker(
     assert (movie.title, movie.status, movie.source_path) == ("Miranda", "new", str(clip))
 
     response = act(staff_client, "ingest", movie)
-    assert messages_of(response) == ["Queued 1 movie for ingest (queue “ingest”): Miranda."]
+    assert messages_of(response)[-1] == "Queued 1 movie for ingest (queue “ingest”): Miranda."
     movie.refresh_from_db()
     assert movie.status == Movie.Status.QUEUED
     assert ingest_queue.count == 1
@@ -251,3 +251,18 @@ def test_frame_admin_lists_thumbnails_without_loading_embeddings(staff_client, h
         page = staff_client.get(reverse("admin:movies_frame_changelist")).content.decode()
     assert page.count('<img src="/media/movies/') >= 50
     assert not any("embedding" in q["sql"] for q in queries.captured_queries)
+
+
+def test_a_movie_deleted_while_it_is_ingested_leaves_nothing_behind(tmp_path, settings):
+    settings.FACEFINDER_FRAME_BATCH = 1
+    movie, _ = register_movie(path=faceless_clip(tmp_path / "a.mp4"), **DLIB_EVERY_4)
+    movie_id = movie.pk
+
+    def delete_after_first_batch(step):
+        if step.frames_sampled == 1:
+            Movie.objects.filter(pk=movie_id).delete()
+
+    report = ingest_movie(movie_id, progress=delete_after_first_batch)
+    assert report.status == "cancelled"
+    assert not Frame.objects.filter(movie_id=movie_id).exists()
+    assert media_files(settings.MEDIA_ROOT, movie_id) == set()
