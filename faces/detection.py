@@ -60,6 +60,13 @@ def device() -> torch.device:
         ) from exc
 
 
+def configure_threads() -> None:
+    """Apply settings.FACEFINDER_TORCH_THREADS (0: leave torch's default, one per core)."""
+    threads = int(getattr(settings, "FACEFINDER_TORCH_THREADS", 0) or 0)
+    if threads > 0 and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
 def resolve_min_face(min_face: float, frame_height: int) -> int:
     """The smallest face kept, in pixels.
 
@@ -91,6 +98,7 @@ _nets_lock = threading.Lock()
 
 
 def _mtcnn_nets() -> _MTCNNNets:
+    configure_threads()
     on = device()
     key = str(on)
     with _nets_lock:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from django.conf import settings
 
-from faces.detection import Detection, device
+from faces.detection import Detection, configure_threads, device
 
 FACENET = "facenet-vggface2"
 DLIB = "dlib-resnet"
@@ -67,6 +67,7 @@ def get_embedder(name: str) -> Embedder:
     if name not in EMBEDDER_NAMES:
         known = ", ".join(EMBEDDER_NAMES)
         raise UnknownEmbedder(f"unknown embedder {name!r}; known embedders: {known}")
+    configure_threads()
     on = device()
     key = (name, str(on), _weights_setting() if name == FACENET else "")
     with _cache_lock:

@@ -161,3 +161,20 @@ def test_device_setting(settings):
     settings.FACEFINDER_DEVICE = "no-such-device"
     with pytest.raises(ImproperlyConfigured, match="FACEFINDER_DEVICE"):
         device()
+
+
+def test_thread_setting(settings):
+    import torch
+
+    from faces.detection import configure_threads
+
+    before = torch.get_num_threads()
+    try:
+        settings.FACEFINDER_TORCH_THREADS = 1
+        configure_threads()
+        assert torch.get_num_threads() == 1
+        settings.FACEFINDER_TORCH_THREADS = 0  # leaves whatever is set
+        configure_threads()
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
