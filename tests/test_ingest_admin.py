@@ -266,3 +266,29 @@ def test_a_movie_deleted_while_it_is_ingested_leaves_nothing_behind(tmp_path, se
     assert report.status == "cancelled"
     assert not Frame.objects.filter(movie_id=movie_id).exists()
     assert media_files(settings.MEDIA_ROOT, movie_id) == set()
+
+
+def test_the_command_queues_jobs_and_says_so_when_redis_is_down(
+    tmp_path, ingest_queue, monkeypatch
+):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    clip = faceless_clip(tmp_path / "gradients.mp4")
+    out = io.StringIO()
+    call_command("ingest", str(clip), "--queue", "--embedder", "dlib-resnet", stdout=out)
+    movie = Movie.objects.get()
+    assert movie.status == Movie.Status.QUEUED and ingest_queue.count == 1
+    assert f"queued {clip}: “Gradients” (movie {movie.pk}, job {movie.job_id})" in out.getvalue()
+    run_worker()
+    movie.refresh_from_db()
+    assert movie.status == Movie.Status.DONE
+
+    other = faceless_clip(tmp_path / "other.mp4", frames=6)
+    monkeypatch.setitem(django_rq.settings.QUEUES["ingest"], "URL", "redis://127.0.0.1:1/0")
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="1 of 1 failed"):
+        call_command("ingest", str(other), "--queue", stdout=io.StringIO(), stderr=err)
+    assert "the job queue (Redis) is not reachable, nothing was queued" in err.getvalue()
+    assert Movie.objects.get(file_name="other.mp4").status == Movie.Status.NEW
