@@ -1,4 +1,10 @@
-"""Protected media: frame images, thumbnails and uploaded photos are served to logged-in users only.
+"""Protected media: frame images and thumbnails are served to logged-in users only.
+
+The generic ``/media/`` view serves only what ingest writes for every user to see (frame images,
+frame thumbnails, face crops below ``movies/<id>/``). Other media has an owner or is not meant for
+pages: uploaded query photos go through ``search:photo-image``, which checks the owner, and
+uploaded movie files are not served at all. Both views hand the bytes over with
+``send_media_file``.
 
 ``settings.FACEFINDER_MEDIA_SERVING`` picks how the bytes reach the client:
 
@@ -21,6 +27,7 @@ browser downloads each stored JPEG once.
 from __future__ import annotations
 
 import mimetypes
+import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -30,6 +37,9 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpRe
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import http_date
 from django.views.decorators.http import require_safe
+
+# What ingest writes for everyone: movies/<id>/frames|thumbnails|faces/<file>.jpg
+SHARED_MEDIA = re.compile(r"movies/\d+/(frames|thumbnails|faces)/[^/]+\.jpg")
 
 
 def resolve_media_path(name: str) -> Path:
@@ -60,15 +70,22 @@ def _cache_private(response: HttpResponseBase) -> HttpResponseBase:
 @require_safe
 @login_required
 def serve_protected_media(request: HttpRequest, path: str) -> HttpResponseBase:
-    """Serve one media file to a logged-in user; 404 for anything missing or outside MEDIA_ROOT."""
-    file_path = resolve_media_path(path)
+    """Serve one ingest image to a logged-in user; 404 for anything else."""
+    if not SHARED_MEDIA.fullmatch(path):
+        raise Http404("No such file.")
+    return send_media_file(request, path)
+
+
+def send_media_file(request: HttpRequest, name: str) -> HttpResponseBase:
+    """Answer with the media file ``name`` (already authorised by the caller), privately cached."""
+    file_path = resolve_media_path(name)
     content_type, encoding = mimetypes.guess_type(file_path.name)
     content_type = content_type or "application/octet-stream"
 
     if settings.FACEFINDER_MEDIA_SERVING == "x-accel":
         response = HttpResponse(content_type=content_type)
         prefix = settings.FACEFINDER_MEDIA_INTERNAL_PREFIX.rstrip("/") + "/"
-        response["X-Accel-Redirect"] = prefix + quote(path)
+        response["X-Accel-Redirect"] = prefix + quote(name)
         return _cache_private(response)
 
     stat = file_path.stat()

@@ -7,15 +7,13 @@ cards to a template or to JSON.
 
 from __future__ import annotations
 
-import mimetypes
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.http import (
-    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
@@ -24,10 +22,10 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse, reverse_lazy
-from django.utils.cache import patch_cache_control
 from django.views import View
 from django.views.generic import DeleteView, FormView, ListView, TemplateView, UpdateView
 
+from config.media import send_media_file
 from faces.models import Face
 from search import services
 from search.forms import (
@@ -278,20 +276,7 @@ class PhotoImageView(LoginRequiredMixin, View):
 
     def get(self, request, pk: int):
         photo = _own_photo_or_404(request.user, pk)
-        name = photo.image.name
-        content_type = mimetypes.guess_type(name)[0] or "image/jpeg"
-        if settings.FACEFINDER_MEDIA_SERVING == "x-accel":
-            response = HttpResponse(content_type=content_type)
-            prefix = settings.FACEFINDER_MEDIA_INTERNAL_PREFIX.rstrip("/") + "/"
-            response["X-Accel-Redirect"] = prefix + quote(name)
-        else:
-            try:
-                handle = photo.image.storage.open(name, "rb")
-            except FileNotFoundError as error:
-                raise Http404("This photo's file is gone.") from error
-            response = FileResponse(handle, content_type=content_type)
-        patch_cache_control(response, private=True, max_age=3600)
-        return response
+        return send_media_file(request, photo.image.name)
 
 
 # --- Saved searches ---------------------------------------------------------------------------

@@ -155,8 +155,19 @@ def test_x_accel_mode_still_404s_missing_files(user_client, settings):
 
 def test_names_with_spaces_are_quoted_for_nginx(user_client, settings):
     settings.FACEFINDER_MEDIA_SERVING = "x-accel"
-    path = Path(settings.MEDIA_ROOT) / "search" / "my photo.jpg"
+    path = Path(settings.MEDIA_ROOT) / "movies" / "3" / "faces" / "my photo.jpg"
     path.parent.mkdir(parents=True)
     path.write_bytes(JPEG_BYTES)
-    response = user_client.get("/media/search/my%20photo.jpg")
-    assert response["X-Accel-Redirect"] == "/protected-media/search/my%20photo.jpg"
+    response = user_client.get("/media/movies/3/faces/my%20photo.jpg")
+    assert response["X-Accel-Redirect"] == "/protected-media/movies/3/faces/my%20photo.jpg"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["movies/uploads/abc/film.mp4", "search/photos/1/0f.jpg", "movies/7/other/x.jpg", "x.jpg"],
+)
+def test_only_ingest_images_are_served_by_the_generic_view(user_client, settings, name):
+    path = Path(settings.MEDIA_ROOT) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(JPEG_BYTES)
+    assert user_client.get("/media/" + name).status_code == 404

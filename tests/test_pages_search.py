@@ -398,11 +398,6 @@ def test_photo_pages_are_private_to_their_uploader(client, user, other_user, lib
     assert result_face_ids(response.content.decode())[0] == library.faces["anna"][0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config/media.py serves every file under MEDIA_ROOT to any logged-in user; it must "
-    "refuse search/photos/ (photos go through search:photo-image, which checks the owner)",
-)
 def test_photo_file_is_not_reachable_through_the_generic_media_url(
     client, user, other_user, library
 ):
