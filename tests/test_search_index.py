@@ -171,3 +171,36 @@ def test_deletes_and_inserts_between_two_searches(db, indexed):
     assert hits[0].face_id == new_id
     assert old_ids[0] not in {hit.face_id for hit in hits}
     assert collection_of().count == len(vectors)
+
+
+def test_commit_watcher_sees_commits_of_other_connections(tmp_path):
+    from search.backends.embedded import SQLiteCommitWatcher
+
+    path = str(tmp_path / "watched.sqlite3")
+    writer = sqlite3.connect(path)
+    writer.execute("CREATE TABLE t (x)")
+    writer.commit()
+    watcher = SQLiteCommitWatcher(path)
+    try:
+        before = watcher.version()
+        assert watcher.version() == before  # nothing committed
+        writer.execute("INSERT INTO t VALUES (1)")
+        assert watcher.version() == before  # written, not yet committed
+        writer.commit()
+        assert watcher.version() != before
+    finally:
+        watcher.close()
+        writer.close()
+
+
+def test_unchanged_commit_counter_skips_the_fingerprint(db, django_assert_num_queries):
+    movie = make_movie()
+    ids = add_faces(movie, clustered_vectors(people=5, faces_per_person=4, dim=DIM, seed=12))
+    collection = collection_of()
+    collection.sync(data_version=7)
+    assert collection.count == len(ids)
+    with django_assert_num_queries(0):
+        collection.sync(data_version=7)
+    add_faces(movie, clustered_vectors(people=1, faces_per_person=1, dim=DIM), first_frame=500)
+    collection.sync(data_version=8)  # another commit: the table is asked again
+    assert collection.count == len(ids) + 1

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -74,25 +75,37 @@ class Collection:
         self.index: faiss.IndexIVFScalarQuantizer | None = None
         self.trained_count = 0
         self.table_seen: tuple[int, int] | None = None
+        self.data_version_seen: int | None = None
         self.last_build_seconds = 0.0
         self._reserve = 0  # rows expected by a rebuild, so that loading allocates once
 
     # --- keeping in step with the table -------------------------------------------------------
 
-    def sync(self) -> None:
-        """Bring the collection up to date with the faces table (cheap when nothing changed)."""
-        table = table_fingerprint()
-        if table == self.table_seen:
+    def sync(self, data_version: int | None = None) -> None:
+        """Bring the collection up to date with the faces table (cheap when nothing changed).
+
+        ``data_version`` is the SQLite file's commit counter (see ``SQLiteCommitWatcher``) when
+        it can be trusted; unchanged since the last sync, nothing was committed anywhere and
+        even the fingerprint query is skipped.
+        """
+        if data_version is not None and data_version == self.data_version_seen:
             return
-        if not self._append_if_only_inserted(table):
-            count, max_id = embedder_fingerprint(self.embedder)
-            if (count, max_id) != (self.count, self.max_id):
-                appended = max_id > self.max_id and self._append_newer(
-                    upto=max_id, expected_count=count
-                )
-                if not appended:
-                    self.rebuild(expected_count=count)
+        table = table_fingerprint()
+        try:
+            if table != self.table_seen and not self._append_if_only_inserted(table):
+                count, max_id = embedder_fingerprint(self.embedder)
+                if (count, max_id) != (self.count, self.max_id):
+                    appended = max_id > self.max_id and self._append_newer(
+                        upto=max_id, expected_count=count
+                    )
+                    if not appended:
+                        self.rebuild(expected_count=count)
+        except BaseException:
+            self._clear()  # half-loaded: start from the table next time
+            raise
+        # Only once in step: a failed load must not leave the counter marked as seen.
         self.table_seen = table
+        self.data_version_seen = data_version
 
     def _append_if_only_inserted(self, table: tuple[int, int]) -> bool:
         """The common case while an ingest runs: rows were added, none deleted, anywhere.
@@ -128,13 +141,7 @@ class Collection:
     def rebuild(self, expected_count: int = 0) -> None:
         """Reload every vector of this embedder from the table and rebuild the index."""
         started = time.perf_counter()
-        self.count = 0
-        self.max_id = 0
-        self.index = None
-        self.trained_count = 0
-        self.ids = np.empty(0, dtype=np.int64)
-        self.movie_ids = np.empty(0, dtype=np.int64)
-        self.matrix = np.empty((0, self.dim), dtype=np.float32)
+        self._clear()
         self._reserve = expected_count
         for ids, movie_ids, vectors in iter_rows(self.embedder, after_id=0):
             self._append(ids, movie_ids, vectors)
@@ -146,6 +153,17 @@ class Collection:
             self.count,
             self.last_build_seconds,
         )
+
+    def _clear(self) -> None:
+        self.count = 0
+        self.max_id = 0
+        self.index = None
+        self.trained_count = 0
+        self.ids = np.empty(0, dtype=np.int64)
+        self.movie_ids = np.empty(0, dtype=np.int64)
+        self.matrix = np.empty((0, self.dim), dtype=np.float32)
+        self.table_seen = None
+        self.data_version_seen = None
 
     def _append(self, ids: np.ndarray, movie_ids: np.ndarray, vectors: np.ndarray) -> None:
         if not len(ids):
@@ -287,6 +305,7 @@ class EmbeddedBackend:
 
     def __init__(self) -> None:
         self._collections: dict[str, Collection] = {}
+        self._watchers: dict[str, SQLiteCommitWatcher] = {}
         self._lock = threading.Lock()
 
     def collection(self, embedder: str) -> Collection:
@@ -306,8 +325,9 @@ class EmbeddedBackend:
         exact: bool = False,
     ) -> list[Hit]:
         collection = self.collection(embedder)
+        data_version = self._data_version()
         with collection.lock:
-            collection.sync()
+            collection.sync(data_version)
             return collection.nearest(
                 vector, k, movie_id=movie_id, min_score=min_score, exact=exact
             )
@@ -327,10 +347,52 @@ class EmbeddedBackend:
             found.update({face_id: np.frombuffer(bytes(blob), "<f4") for face_id, blob in rows})
         return found
 
+    def _data_version(self) -> int | None:
+        """The SQLite file's commit counter, or None where the fingerprint must be asked.
+
+        Not trusted inside a transaction of this thread's connection (its uncommitted rows are
+        visible to it but move no counter), nor for in-memory databases, nor off SQLite.
+        """
+        if connection.vendor != "sqlite" or connection.in_atomic_block:
+            return None
+        if connection.is_in_memory_db():
+            return None
+        path = connection.settings_dict["NAME"]
+        with self._lock:
+            watcher = self._watchers.get(path)
+            if watcher is None:
+                watcher = self._watchers[path] = SQLiteCommitWatcher(path)
+        return watcher.version()
+
     def forget(self) -> None:
         """Drop every in-process collection (tests; a rolled-back transaction reuses ids)."""
         with self._lock:
             self._collections.clear()
+            for watcher in self._watchers.values():
+                watcher.close()
+            self._watchers.clear()
+
+
+class SQLiteCommitWatcher:
+    """Tells, in microseconds, whether any connection committed to a SQLite file since last asked.
+
+    ``PRAGMA data_version`` on a connection of its own changes whenever another connection (of
+    any process) commits; this one only reads that counter, so every writer is "another". It
+    replaces the ``COUNT(*)`` fingerprint (about 8 ms at 1M faces) on the common path where
+    nothing changed between two searches.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._lock = threading.Lock()
+        self._connection = sqlite3.connect(path, check_same_thread=False)
+
+    def version(self) -> int:
+        with self._lock:
+            return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
 
 
 def exact_max_faces() -> int:
