@@ -136,9 +136,7 @@ RQ_QUEUES = {
 # whether Redis took the job before it tells the user so.
 RQ = {"COMMIT_MODE": "auto"}
 
-EMAIL_BACKEND = env.str(
-    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
-)
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="facefinder@localhost")
 
 # --- Facefinder ------------------------------------------------------------------------------
