@@ -152,12 +152,14 @@ FACEFINDER_SAMPLE_EVERY = env.int("FACEFINDER_SAMPLE_EVERY", default=25)
 FACEFINDER_MIN_FACE = env.float("FACEFINDER_MIN_FACE", default=0.06)
 FACEFINDER_MIN_PROBABILITY = env.float("FACEFINDER_MIN_PROBABILITY", default=0.99)
 FACEFINDER_EMBED_BATCH = env.int("FACEFINDER_EMBED_BATCH", default=32)
-# CPU threads for the networks; 0 keeps torch's default (one per core). Use 1 when several
-# workers share a machine: idle OpenMP threads spin and waste CPU under contention.
+# CPU threads for the networks; 0: one per parallel image (below), or torch's default (one per
+# core) when images go one at a time. Idle OpenMP threads spin and waste CPU under contention.
 FACEFINDER_TORCH_THREADS = env.int("FACEFINDER_TORCH_THREADS", default=0)
+# Images analysed side by side on the CPU, one torch thread each; 0 = one per core (1 on CUDA).
+FACEFINDER_PARALLEL_IMAGES = env.int("FACEFINDER_PARALLEL_IMAGES", default=0)
 # Sampled frames per ingest batch: one pass through the networks, one bulk write and one
 # checkpoint (a killed ingest redoes at most one batch).
-FACEFINDER_FRAME_BATCH = env.int("FACEFINDER_FRAME_BATCH", default=8)
+FACEFINDER_FRAME_BATCH = env.int("FACEFINDER_FRAME_BATCH", default=16)
 # Movies may be added from a server path only below one of these folders.
 FACEFINDER_IMPORT_DIRS = env.list("FACEFINDER_IMPORT_DIRS", default=[str(VAR_DIR / "import")])
 FACEFINDER_MAX_UPLOAD_BYTES = env.int("FACEFINDER_MAX_UPLOAD_BYTES", default=4 * 1024**3)

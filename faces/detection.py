@@ -12,6 +12,7 @@ markedly faster on a channel-first contiguous tensor than on the channels-last v
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 
@@ -60,9 +61,29 @@ def device() -> torch.device:
         ) from exc
 
 
+def parallel_images() -> int:
+    """How many images the pipeline analyses side by side (settings.FACEFINDER_PARALLEL_IMAGES).
+
+    0 means one per CPU core on the CPU and one on CUDA. On the CPU, two frames on one torch
+    thread each beat one frame on two threads: MTCNN is many small tensors, which intra-op
+    threading splits poorly (on 2 cores: 2.0 s against 2.6 s for 21 1080p frames).
+    """
+    wanted = int(getattr(settings, "FACEFINDER_PARALLEL_IMAGES", 0) or 0)
+    if wanted > 0:
+        return wanted
+    if device().type != "cpu":
+        return 1
+    return max(1, len(os.sched_getaffinity(0)))
+
+
 def configure_threads() -> None:
-    """Apply settings.FACEFINDER_TORCH_THREADS (0: leave torch's default, one per core)."""
+    """Torch CPU threads: settings.FACEFINDER_TORCH_THREADS, else one per parallel image.
+
+    With 0 and one image at a time, torch keeps its default (one thread per core).
+    """
     threads = int(getattr(settings, "FACEFINDER_TORCH_THREADS", 0) or 0)
+    if threads <= 0 and parallel_images() > 1:
+        threads = 1
     if threads > 0 and torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
 

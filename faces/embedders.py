@@ -123,6 +123,8 @@ def facenet_cache_path() -> Path:
 class FacenetEmbedder(_BaseEmbedder):
     name = FACENET
     dimension = DIMENSIONS[FACENET]
+    # A torch module in inference mode may run on several threads at once.
+    thread_safe = True
 
     def __init__(self, on: torch.device) -> None:
         from facenet_pytorch import InceptionResnetV1

@@ -2,20 +2,36 @@
 photo search (one image).
 
 MTCNN runs once per image; then every face of every image goes through the embedder in one
-batched pass (the seed embedded one face at a time).
+batched pass (the seed embedded one face at a time). On the CPU several images are analysed side
+by side, one torch thread each (``faces.detection.parallel_images``); the faces of a batch are
+then split into as many contiguous chunks for the embedder, so results keep their order.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from django.conf import settings
 
-from faces.detection import Detection, detect_faces, device, resolve_min_face
+from faces.detection import (
+    Detection,
+    configure_threads,
+    detect_faces,
+    device,
+    parallel_images,
+    resolve_min_face,
+)
 from faces.embedders import get_embedder
 
 __all__ = ["DetectedFace", "analyse_images", "device"]
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
 @dataclass(frozen=True)
@@ -38,19 +54,28 @@ def analyse_images(
     EmbedderUnavailable) without wasted work.
     """
     model = get_embedder(embedder)
+    configure_threads()
     if min_probability is None:
         min_probability = settings.FACEFINDER_MIN_PROBABILITY
-    detections = [
-        detect_faces(
+    workers = parallel_images()
+
+    def detect(image: np.ndarray) -> list[Detection]:
+        return detect_faces(
             image,
             min_face_px=resolve_min_face(min_face, image.shape[0]),
             min_probability=min_probability,
         )
-        for image in images_rgb
-    ]
-    vectors = model.embed_many(
+
+    detections = _map(detect, images_rgb, workers)
+    with_faces = [
         (image, faces) for image, faces in zip(images_rgb, detections, strict=True) if faces
-    )
+    ]
+    if getattr(model, "thread_safe", False):
+        chunks = [chunk for chunk in _split(with_faces, workers) if chunk]
+        parts = _map(model.embed_many, chunks, workers)
+        vectors = np.vstack(parts) if parts else np.empty((0, model.dimension), np.float32)
+    else:
+        vectors = model.embed_many(with_faces)
     results: list[list[DetectedFace]] = []
     row = 0
     for faces in detections:
@@ -59,3 +84,33 @@ def analyse_images(
         )
         row += len(faces)
     return results
+
+
+def _map(function: Callable[[Item], Result], items: Sequence[Item], workers: int) -> list[Result]:
+    """``function`` over ``items`` in order, on up to ``workers`` threads."""
+    if workers <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    return list(_executor(workers).map(function, items))
+
+
+def _split(items: list[Item], parts: int) -> list[list[Item]]:
+    """``items`` in ``parts`` contiguous runs of near-equal length."""
+    size, extra = divmod(len(items), parts)
+    runs, start = [], 0
+    for part in range(parts):
+        end = start + size + (1 if part < extra else 0)
+        runs.append(items[start:end])
+        start = end
+    return runs
+
+
+_executors: dict[int, ThreadPoolExecutor] = {}
+_executors_lock = threading.Lock()
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    """One long-lived pool per size; torch releases the GIL inside its kernels."""
+    with _executors_lock:
+        if workers not in _executors:
+            _executors[workers] = ThreadPoolExecutor(workers, thread_name_prefix="faces")
+        return _executors[workers]

@@ -17,6 +17,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,14 @@ from movies.models import (
     movie_media_folder,
 )
 from movies.timing import NullTimer, StageTimer
-from movies.video import FrameSampler, SampledFrame, VideoError, VideoInfo, probe_video
+from movies.video import (
+    FrameSampler,
+    SampledFrame,
+    VideoError,
+    VideoInfo,
+    prefetched,
+    probe_video,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -411,32 +419,45 @@ def _run_batches(
     )
     frames_added = faces_added = 0
     _notify(progress, movie, plan)
-    for batch in _batches(sampler, plan.batch_size, timer):
-        if _cancel_requested(movie.pk):
-            if not Movie.objects.filter(pk=movie.pk).exists():
-                forget_deleted_movie(movie.pk)
-            else:
-                movie.refresh_from_db()
-            return _report(movie, Movie.Status.CANCELLED, started, timer, frames_added, faces_added)
-        with timer.stage("convert"):
-            images_rgb = [cv2.cvtColor(f.image_bgr, cv2.COLOR_BGR2RGB) for f in batch]
-        with timer.stage("analyse"):
-            results = analyse_images(
-                images_rgb,
-                embedder=plan.embedder,
-                min_face=plan.min_face,
-                min_probability=plan.min_probability,
-            )
-        with timer.stage("store"):
-            faces_in_batch = _store_batch(movie, plan, batch, results)
-            _checkpoint(movie, plan, batch[-1].index + 1, len(batch), faces_in_batch)
-        frames_added += len(batch)
-        faces_added += faces_in_batch
-        _notify(progress, movie, plan)
+    # The next batch decodes in the background while this one is in the networks.
+    with closing(prefetched(sampler, depth=plan.batch_size)) as frames:
+        for batch in _batches(frames, plan.batch_size, timer):
+            if _cancel_requested(movie.pk):
+                return _cancelled(movie, started, timer, frames_added, faces_added)
+            faces_added += _ingest_batch(movie, plan, batch, timer)
+            frames_added += len(batch)
+            _notify(progress, movie, plan)
     with timer.stage("store"):
         _finish(movie, sampler.frames_read)
     _notify(progress, movie, plan)
     return _report(movie, Movie.Status.DONE, started, timer, frames_added, faces_added)
+
+
+def _ingest_batch(movie: Movie, plan: _Plan, batch: list[SampledFrame], timer: StageTimer) -> int:
+    """Analyse and store one batch of sampled frames, then move the checkpoint past it."""
+    with timer.stage("convert"):
+        images_rgb = [cv2.cvtColor(f.image_bgr, cv2.COLOR_BGR2RGB) for f in batch]
+    with timer.stage("analyse"):
+        results = analyse_images(
+            images_rgb,
+            embedder=plan.embedder,
+            min_face=plan.min_face,
+            min_probability=plan.min_probability,
+        )
+    with timer.stage("store"):
+        faces_in_batch = _store_batch(movie, plan, batch, results)
+        _checkpoint(movie, plan, batch[-1].index + 1, len(batch), faces_in_batch)
+    return faces_in_batch
+
+
+def _cancelled(
+    movie: Movie, started: float, timer: StageTimer, frames_added: int, faces_added: int
+) -> IngestReport:
+    if not Movie.objects.filter(pk=movie.pk).exists():
+        forget_deleted_movie(movie.pk)
+    else:
+        movie.refresh_from_db()
+    return _report(movie, Movie.Status.CANCELLED, started, timer, frames_added, faces_added)
 
 
 def _batches(

@@ -8,13 +8,18 @@ frames are ``retrieve()``-d.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import av
 import cv2
 import numpy as np
+
+T = TypeVar("T")
 
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mkv", ".webm", ".avi", ".mov", ".mpg", ".mpeg", ".ts", ".wmv", ".flv"}
@@ -192,3 +197,54 @@ def _check_complete(info: VideoInfo, frames_decoded: int) -> None:
         )
     if frames_decoded == 0:
         raise VideoError("no frame could be decoded")
+
+
+def prefetched(items: Iterable[T], depth: int) -> Iterator[T]:
+    """The items of ``items``, produced by a background thread up to ``depth`` ahead.
+
+    Ingest decodes the next frames (OpenCV releases the GIL) while the networks work on the
+    current batch. An exception raised while producing is re-raised here, in order; closing
+    this generator early (cancel, error) stops the producer and waits for it.
+    """
+    buffer: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not _put(buffer, item, stop):
+                    return
+            _put(buffer, done, stop)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            _put(buffer, _Raised(exc), stop)
+
+    producer = threading.Thread(target=produce, name="ingest-decode", daemon=True)
+    producer.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is done:
+                return
+            if isinstance(item, _Raised):
+                raise item.exception
+            yield item
+    finally:
+        stop.set()
+        producer.join()
+
+
+class _Raised:
+    def __init__(self, exception: BaseException) -> None:
+        self.exception = exception
+
+
+def _put(buffer: queue.Queue, item: object, stop: threading.Event) -> bool:
+    """Put ``item`` unless the consumer stopped; False when it did."""
+    while not stop.is_set():
+        try:
+            buffer.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False

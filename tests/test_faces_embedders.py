@@ -349,3 +349,30 @@ def test_check_embedder_exit_status(tmp_path):
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "unknown embedder 'no-such-embedder'" in lines[0]
+
+
+@pytest.mark.parametrize("embedder", ["facenet-vggface2", "dlib-resnet"])
+def test_images_side_by_side_give_what_one_at_a_time_gives(
+    embedder, facenet_with, random_facenet_weights, settings
+):
+    """The CPU pipeline analyses several images at once; results and their order must not
+    depend on it (facenet's random weights check mechanics only)."""
+    facenet_with(random_facenet_weights)
+    images = [
+        load_rgb(SHARED_DATA / "group_photos" / "obama_and_biden_1.jpg"),
+        portrait("lin_manuel_miranda", 1),
+        np.zeros((200, 300, 3), np.uint8),
+        portrait("barack_obama", 2),
+    ]
+
+    def analyse(parallel: int) -> list[list[DetectedFace]]:
+        settings.FACEFINDER_PARALLEL_IMAGES = parallel
+        return analyse_images(images, embedder=embedder, min_face=40)
+
+    side_by_side, one_at_a_time = analyse(3), analyse(1)
+    assert [len(faces) for faces in side_by_side] == [len(f) for f in one_at_a_time]
+    assert [len(faces) for faces in side_by_side][2] == 0
+    for got, want in zip(side_by_side, one_at_a_time, strict=True):
+        for a, b in zip(got, want, strict=True):
+            assert a.detection == b.detection
+            np.testing.assert_allclose(a.vector, b.vector, atol=1e-4)
