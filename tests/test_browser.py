@@ -243,4 +243,14 @@ def test_every_page_once(visitor, person, staff_person, password, hamilton_movie
     visitor.log_in(staff_person.username, password)
     visitor.open("/admin/movies/movie/")
     assert hamilton_movie.title in page.content()
+    visitor.open("/admin/movies/movie/add/")
+    visitor.open(f"/admin/movies/movie/{hamilton_movie.pk}/change/")
+    visitor.open("/admin/movies/frame/")
+    assert visitor.images_loaded("#result_list img") >= 10
+    visitor.open(f"/admin/movies/frame/{frame.pk}/change/")
+    visitor.open("/admin/faces/face/")
+    assert visitor.images_loaded("#result_list img") >= 10
+    visitor.open(f"/admin/faces/face/{face.pk}/change/")
+    visitor.open("/admin/search/savedsearch/")
+    visitor.open("/admin/search/queryphoto/")
     assert visitor.errors == []
