@@ -15,12 +15,15 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    import torch
 
 # MTCNN's proposal network looks at 12 px windows; below about 20 px (facenet-pytorch's own
 # default minimum) detections are unreliable and the image pyramid grows large.
@@ -48,6 +51,8 @@ class Detection:
 
 def device() -> torch.device:
     """The torch device for the networks: CUDA when present unless FACEFINDER_DEVICE says."""
+    import torch
+
     wanted = str(getattr(settings, "FACEFINDER_DEVICE", "auto") or "auto").strip().lower()
     if wanted == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -81,6 +86,8 @@ def configure_threads() -> None:
 
     With 0 and one image at a time, torch keeps its default (one thread per core).
     """
+    import torch
+
     threads = int(getattr(settings, "FACEFINDER_TORCH_THREADS", 0) or 0)
     if threads <= 0 and parallel_images() > 1:
         threads = 1
@@ -170,6 +177,7 @@ def _check_image(image_rgb: np.ndarray) -> np.ndarray:
 
 def _run_mtcnn(image: np.ndarray, min_face_px: int) -> tuple[np.ndarray, np.ndarray]:
     """MTCNN's three stages on one image: (n, 5) boxes with probability, (n, 5, 2) landmarks."""
+    import torch
     from facenet_pytorch.models.utils.detect_face import detect_face
 
     nets = _mtcnn_nets()

@@ -15,13 +15,15 @@ import importlib.util
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import torch
 from django.conf import settings
 
 from faces.detection import Detection, configure_threads, device
+
+if TYPE_CHECKING:
+    import torch
 
 FACENET = "facenet-vggface2"
 DLIB = "dlib-resnet"
@@ -127,6 +129,7 @@ class FacenetEmbedder(_BaseEmbedder):
     thread_safe = True
 
     def __init__(self, on: torch.device) -> None:
+        import torch
         from facenet_pytorch import InceptionResnetV1
 
         self.device = on
@@ -139,6 +142,7 @@ class FacenetEmbedder(_BaseEmbedder):
 
     def crops(self, items: Iterable[ImageFaces]) -> torch.Tensor:
         """(n, 3, 160, 160) standardised face crops, as facenet-pytorch's MTCNN makes them."""
+        import torch
         from facenet_pytorch.models.mtcnn import extract_face, fixed_image_standardization
 
         tensors = [
@@ -151,6 +155,8 @@ class FacenetEmbedder(_BaseEmbedder):
         return fixed_image_standardization(torch.stack(tensors))
 
     def embed_many(self, items: Iterable[ImageFaces]) -> np.ndarray:
+        import torch
+
         batch = self.crops(items)
         if len(batch) == 0:
             return np.empty((0, self.dimension), dtype=np.float32)
@@ -170,6 +176,8 @@ def _fit_facenet_state_dict(state: dict, model: torch.nn.Module) -> dict:
     classifier; embeddings never use it, so it is checked (another class count means another
     training set, whose vectors live in another space) and then left out.
     """
+    import torch
+
     logits = state.get("logits.weight")
     if logits is not None and tuple(logits.shape) != (FACENET_CLASSES, DIMENSIONS[FACENET]):
         raise EmbedderUnavailable(
@@ -232,6 +240,8 @@ def _download_facenet_weights(path: Path) -> None:
 
 
 def _read_state_dict(path: Path, *, source: str) -> dict:
+    import torch
+
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle errors, truncated zip, not a torch file at all
