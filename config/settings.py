@@ -221,4 +221,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # faiss announces at INFO which CPU build it loaded (and that the AVX2 one is absent).
+    "loggers": {"faiss.loader": {"level": "WARNING"}},
 }
