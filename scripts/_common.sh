@@ -31,7 +31,13 @@ ensure_venv() {
   local stamp="$VENV/.installed-$(cat requirements*.txt | sha256sum | cut -c1-16)-$(basename "$requirements")"
   if [ ! -x "$PY" ]; then
     say "Creating virtual environment in $VENV"
-    python3.11 -m venv "$VENV" 2>/dev/null || python3 -m venv "$VENV"
+    local python; python="$(command -v python3.11 || command -v python3)"
+    if ! "$python" -m venv "$VENV" 2>/dev/null; then
+      # Debian and Ubuntu ship venv/ensurepip separately.
+      rm -rf "$VENV"
+      ensure_apt "python3-venv" "$(basename "$python")-venv"
+      "$python" -m venv "$VENV"
+    fi
   fi
   if [ ! -f "$stamp" ]; then
     say "Installing Python packages from $requirements (torch is large: a few minutes)"
