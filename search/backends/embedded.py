@@ -38,6 +38,7 @@ from django.db import connection
 from django.db.models import Max
 
 from faces.models import Face
+from search.backends.base import SCAN_MARGIN, rank_exactly
 from search.results import Hit
 
 logger = logging.getLogger(__name__)
@@ -55,9 +56,6 @@ MIN_PROBES = 16
 # Candidates re-scored exactly per query: this many per requested result, and at least FLOOR.
 CANDIDATES_PER_RESULT = 5
 CANDIDATES_FLOOR = 200
-# Extra rows taken from a float32 scan before exact (float64) re-scoring, so that rounding in
-# the fast scan cannot push a true top-k face out at the boundary.
-SCAN_MARGIN = 32
 
 
 class Collection:
@@ -240,7 +238,7 @@ class Collection:
             candidates = self._index_candidates(query, k, rows)
         else:
             candidates = self._scan_candidates(query, k, rows)
-        return self._exact_top(query, candidates, k, min_score)
+        return rank_exactly(query, self.ids[candidates], self.matrix[candidates], k, min_score)
 
     def _scan_candidates(self, query: np.ndarray, k: int, rows: np.ndarray | None) -> np.ndarray:
         """Exact float32 scan of all rows (or of ``rows``); returns row numbers of the best."""
@@ -270,20 +268,6 @@ class Collection:
         _, found = self.index.search(query.reshape(1, -1), want, params=params)
         found = found[0]
         return found[found >= 0]
-
-    def _exact_top(
-        self, query: np.ndarray, rows: np.ndarray, k: int, min_score: float | None
-    ) -> list[Hit]:
-        """Exact float64 scores of the candidate rows; best first, ties by face id."""
-        if not len(rows):
-            return []
-        scores = self.matrix[rows].astype(np.float64) @ query.astype(np.float64)
-        face_ids = self.ids[rows]
-        order = np.lexsort((face_ids, -scores))[:k]
-        hits = [Hit(face_id=int(face_ids[i]), score=float(scores[i])) for i in order]
-        if min_score is not None:
-            hits = [hit for hit in hits if hit.score >= min_score]
-        return hits
 
     def vectors(self, face_ids: np.ndarray) -> dict[int, np.ndarray]:
         """Vectors of the given faces that this collection holds."""

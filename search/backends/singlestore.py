@@ -34,11 +34,10 @@ from config.singlestore.layout import (
     vector_index_name,
 )
 from faces.models import Face, pack_vector, unpack_vector
+from search.backends.base import SCAN_MARGIN, rank_exactly
 from search.results import Hit
 
 VENDOR = "singlestore"
-# Extra rows fetched past k so that float32 rounding in SQL cannot push a true top-k face out.
-SCAN_MARGIN = 32
 
 INDEX_TYPES = ("AUTO", "FLAT", "IVF_FLAT", "IVF_PQ", "IVF_PQFS", "HNSW_FLAT", "HNSW_PQ")
 # Integer build options SingleStoreDB's INDEX_OPTIONS accept for those index types.
@@ -73,7 +72,11 @@ class SingleStoreBackend:
         with self.connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
-        return rank_exactly(query, rows, k, min_score)
+        if not rows:
+            return []
+        face_ids = np.asarray([int(row[0]) for row in rows], dtype=np.int64)
+        vectors = np.stack([unpack_vector(row[1]) for row in rows])
+        return rank_exactly(query, face_ids, vectors, k, min_score)
 
     def vectors(self, face_ids: list[int]) -> dict[int, np.ndarray]:
         if not face_ids:
@@ -136,22 +139,6 @@ def vectors_sql(face_ids: Sequence[int]) -> tuple[str, list]:
         f"WHERE {_quote('id')} IN ({placeholders})"
     )
     return sql, ids
-
-
-def rank_exactly(
-    query: np.ndarray, rows: Sequence[tuple], k: int, min_score: float | None
-) -> list[Hit]:
-    """Best ``k`` of the candidate rows by float64 dot product, ties by face id."""
-    if not rows:
-        return []
-    face_ids = np.asarray([int(row[0]) for row in rows], dtype=np.int64)
-    matrix = np.stack([unpack_vector(row[1]) for row in rows]).astype(np.float64)
-    scores = matrix @ query.astype(np.float64)
-    order = np.lexsort((face_ids, -scores))[:k]
-    hits = [Hit(face_id=int(face_ids[i]), score=float(scores[i])) for i in order]
-    if min_score is not None:
-        hits = [hit for hit in hits if hit.score >= min_score]
-    return hits
 
 
 # --- the optional ANN vector index ------------------------------------------------------------
