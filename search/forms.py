@@ -9,8 +9,7 @@ from django.core.validators import MaxValueValidator
 from faces.models import Face
 from movies.models import Movie
 from search.models import QueryPhoto, SavedSearch
-
-DEFAULT_K = 20
+from search.services import DEFAULT_K
 
 
 def max_k() -> int:
@@ -70,16 +69,6 @@ class PhotoUploadForm(forms.Form):
         help_text="A JPEG, PNG or WebP photo with a face in it.",
         widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
     )
-
-    def clean_photo(self):
-        photo = self.cleaned_data["photo"]
-        limit = settings.FACEFINDER_MAX_PHOTO_BYTES
-        if photo.size > limit:
-            raise forms.ValidationError(
-                f"This file is {photo.size / 1024**2:.1f} MB; photos may be at most "
-                f"{limit / 1024**2:.1f} MB."
-            )
-        return photo
 
 
 class _UniqueNameMixin:

@@ -145,14 +145,9 @@ def face_card(face: Face, score: float) -> FaceCard:
     )
 
 
-def group_cards(
-    groups: list[Group], extra_face_ids: tuple[int, ...] = ()
-) -> tuple[list[GroupCard], dict[int, Face]]:
-    """Cards for these groups (faces deleted since the search are left out) and the rows read.
-
-    ``extra_face_ids`` are loaded in the same query (the query face shown at the top).
-    """
-    ids = [*extra_face_ids]
+def group_cards(groups: list[Group]) -> list[GroupCard]:
+    """Cards for these groups; faces deleted since the search are left out."""
+    ids = []
     for group in groups:
         ids.append(group.leader.face_id)
         ids.extend(hit.face_id for hit in group.duplicates)
@@ -169,4 +164,4 @@ def group_cards(
             continue
         duplicates = [c for c in (card(hit) for hit in group.duplicates) if c is not None]
         cards.append(GroupCard(leader=leader, duplicates=duplicates))
-    return cards, faces
+    return cards

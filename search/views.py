@@ -127,7 +127,7 @@ class ResultsPageMixin:
 
     def results_context(self, search: SearchRequest, result: SearchResult, filters) -> dict:
         paginator = Paginator(result.groups, settings.FACEFINDER_GROUPS_PER_PAGE)
-        context = {"result": result, "paginator": paginator, "filters": filters}
+        context = {"result": result, "paginator": paginator}
         if not result.groups:
             context["empty_reason"] = self._empty_reason(search, filters)
             return context
@@ -140,8 +140,7 @@ class ResultsPageMixin:
             )
             context["status"] = 404
             return context
-        extra = (search.face.pk,) if search.face is not None else ()
-        groups, _faces = group_cards(list(page.object_list), extra_face_ids=extra)
+        groups = group_cards(list(page.object_list))
         context.update(
             {
                 "page_obj": page,
@@ -149,8 +148,8 @@ class ResultsPageMixin:
                 "page_range": paginator.get_elided_page_range(page.number, on_ends=1),
             }
         )
-        context["others_found"] = any(hit.face_id != result.query_face_id for hit in result.hits)
-        if not context["others_found"]:
+        others_found = any(hit.face_id != result.query_face_id for hit in result.hits)
+        if not others_found:
             context["empty_reason"] = self._empty_reason(search, filters)
         return context
 
@@ -184,12 +183,25 @@ class ResultsPageMixin:
         return ""
 
 
-class FaceResultsView(LoginRequiredMixin, ResultsPageMixin, View):
-    """``/search/face/<id>/``: the faces most similar to a stored face."""
+class FaceQueryMixin:
+    """The query is a stored face (``face_id`` in the URL); 404 when it does not exist."""
 
     def search_request(self) -> SearchRequest:
         self.face = _face_or_404(self.kwargs["face_id"])
         return SearchRequest(face=self.face)
+
+
+class PhotoQueryMixin:
+    """The query is face ``index`` of the user's own uploaded photo ``pk``; 404 otherwise."""
+
+    def search_request(self) -> SearchRequest:
+        index = self.kwargs["index"]
+        self.photo = _own_photo_or_404(self.request.user, self.kwargs["pk"], index)
+        return SearchRequest(photo=self.photo, index=index)
+
+
+class FaceResultsView(LoginRequiredMixin, FaceQueryMixin, ResultsPageMixin, View):
+    """``/search/face/<id>/``: the faces most similar to a stored face."""
 
     def query_context(self, search: SearchRequest) -> dict:
         return {"query_card": face_card(self.face, 1.0), "query_kind": "face"}
@@ -198,13 +210,8 @@ class FaceResultsView(LoginRequiredMixin, ResultsPageMixin, View):
         return f"Face {self.face.pk} in {self.face.frame.name}"
 
 
-class PhotoResultsView(LoginRequiredMixin, ResultsPageMixin, View):
+class PhotoResultsView(LoginRequiredMixin, PhotoQueryMixin, ResultsPageMixin, View):
     """``/search/photo/<id>/face/<n>/``: the faces most similar to a face of an uploaded photo."""
-
-    def search_request(self) -> SearchRequest:
-        index = self.kwargs["index"]
-        self.photo = _own_photo_or_404(self.request.user, self.kwargs["pk"], index)
-        return SearchRequest(photo=self.photo, index=index)
 
     def query_context(self, search: SearchRequest) -> dict:
         index = search.photo_face_index
@@ -387,7 +394,7 @@ class SearchApiMixin(JsonLoginRequiredMixin):
             return JsonResponse({"error": str(error)}, status=404)
         except services.SearchError as error:
             return JsonResponse({"error": str(error)}, status=400)
-        groups, _faces = group_cards(result.groups)
+        groups = group_cards(result.groups)
         absolute = request.build_absolute_uri
         return JsonResponse(
             {
@@ -403,24 +410,15 @@ class SearchApiMixin(JsonLoginRequiredMixin):
         raise NotImplementedError
 
 
-class FaceSearchApiView(SearchApiMixin, View):
+class FaceSearchApiView(FaceQueryMixin, SearchApiMixin, View):
     """``GET /search/api/face/<id>/?k=&movie=&min_score=`` → ranked groups as JSON."""
-
-    def search_request(self) -> SearchRequest:
-        self.face = _face_or_404(self.kwargs["face_id"])
-        return SearchRequest(face=self.face)
 
     def query_json(self, search, absolute) -> dict:
         return {"type": "face", **face_card(self.face, 1.0).as_json(absolute)}
 
 
-class PhotoSearchApiView(SearchApiMixin, View):
+class PhotoSearchApiView(PhotoQueryMixin, SearchApiMixin, View):
     """``GET /search/api/photo/<id>/face/<n>/`` → the same for a face of your uploaded photo."""
-
-    def search_request(self) -> SearchRequest:
-        index = self.kwargs["index"]
-        self.photo = _own_photo_or_404(self.request.user, self.kwargs["pk"], index)
-        return SearchRequest(photo=self.photo, index=index)
 
     def query_json(self, search, absolute) -> dict:
         return {
