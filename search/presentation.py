@@ -12,30 +12,8 @@ from dataclasses import dataclass, field
 from django.urls import reverse
 
 from faces.models import Face
+from movies.templatetags.movies_extras import box_style, hms
 from search.results import Group, Hit
-
-
-def format_timestamp(seconds: float) -> str:
-    """Seconds from the start of the movie as h:mm:ss."""
-    whole = max(0, int(seconds))
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}"
-
-
-def box_style(box: tuple[float, float, float, float], width: int, height: int) -> str:
-    """CSS placing a box over an image of any displayed size (percentages of the frame)."""
-    if not width or not height:
-        return "display:none"
-    x1, y1, x2, y2 = box
-    left = min(max(x1 / width, 0.0), 1.0)
-    top = min(max(y1 / height, 0.0), 1.0)
-    right = min(max(x2 / width, 0.0), 1.0)
-    bottom = min(max(y2 / height, 0.0), 1.0)
-    return (
-        f"left:{left * 100:.2f}%;top:{top * 100:.2f}%;"
-        f"width:{(right - left) * 100:.2f}%;height:{(bottom - top) * 100:.2f}%"
-    )
 
 
 @dataclass
@@ -59,7 +37,7 @@ class FaceCard:
 
     @property
     def timestamp_display(self) -> str:
-        return format_timestamp(self.timestamp)
+        return hms(self.timestamp)
 
     @property
     def box_style(self) -> str:

@@ -27,6 +27,7 @@ from django.views.generic import DeleteView, FormView, ListView, TemplateView, U
 
 from config.media import send_media_file
 from faces.models import Face
+from movies.templatetags.movies_extras import box_style
 from search import services
 from search.forms import (
     PhotoUploadForm,
@@ -36,7 +37,7 @@ from search.forms import (
 )
 from search.models import QueryPhoto, SavedSearch
 from search.photos import PhotoRejected, store_query_photo
-from search.presentation import box_style, face_card, group_cards
+from search.presentation import face_card, group_cards
 from search.results import SearchResult
 
 

@@ -55,14 +55,19 @@ def box_percentages(
     }
 
 
+def box_style(box: tuple[float, float, float, float], width: float, height: float) -> str:
+    """Inline CSS placing a box over an image of any displayed size (percentages)."""
+    if not width or not height:
+        return "display:none"
+    percentages = box_percentages(box, width, height)
+    return ";".join(f"{key}:{value:.3f}%" for key, value in percentages.items())
+
+
 @register.simple_tag
 def face_box_style(face: Any, frame: Any = None) -> str:
     """Inline CSS placing ``face``'s box over its frame image, in percentages."""
     frame = frame if frame is not None else face.frame
-    if not frame.width or not frame.height:
-        return "display:none"
-    box = box_percentages((face.x1, face.y1, face.x2, face.y2), frame.width, frame.height)
-    return ";".join(f"{key}:{value:.3f}%" for key, value in box.items())
+    return box_style((face.x1, face.y1, face.x2, face.y2), frame.width, frame.height)
 
 
 @register.simple_tag

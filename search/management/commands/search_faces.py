@@ -19,8 +19,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from faces.models import Face, unpack_vector
 from movies.models import Movie
+from movies.templatetags.movies_extras import hms
 from search.photos import PhotoRejected, analyse_photo, read_photo
-from search.presentation import format_timestamp
 from search.results import Hit, SearchResult
 from search.services import DEFAULT_K, SearchError, search_by_face, search_by_vector
 
@@ -158,7 +158,7 @@ def _describe(result: SearchResult) -> dict[int, dict]:
             "frame_index": face.frame_index,
             "frame_name": face.frame.name,
             "timestamp": round(face.frame.timestamp, 3),
-            "time": format_timestamp(face.frame.timestamp),
+            "time": hms(face.frame.timestamp),
             "box": [face.x1, face.y1, face.x2, face.y2],
         }
         for face in faces
