@@ -301,7 +301,8 @@ def ingest_movie(
     resumed_from = movie.next_frame_index
     try:
         plan = _plan(movie, timer)
-        discard_after_checkpoint(movie)
+        if not from_scratch:  # from scratch, clear_ingest already removed everything
+            discard_after_checkpoint(movie)
         _reset_counts(movie)
         report = _run_batches(movie, plan, progress=progress, timer=timer, started=started)
     except VideoError as exc:
@@ -699,9 +700,7 @@ def discard_after_checkpoint(movie: Movie) -> None:
 
 def clear_ingest(movie: Movie) -> None:
     """Forget everything ingest stored for the movie: rows, files, checkpoint and counters."""
-    Face.objects.filter(movie=movie).delete()
-    Frame.objects.filter(movie=movie).delete()
-    delete_movie_files(movie.pk, keep_upload=True)
+    forget_deleted_movie(movie.pk)
     values = {
         "next_frame_index": 0,
         "frames_sampled": 0,
@@ -715,18 +714,20 @@ def clear_ingest(movie: Movie) -> None:
 
 
 def forget_deleted_movie(movie_id: int) -> None:
-    """Rows and files an ingest wrote for a movie deleted under it (on SingleStoreDB, which
-    enforces no foreign keys, such rows could otherwise stay)."""
+    """Delete the rows and files an ingest wrote for a movie (the uploaded video stays).
+
+    Also for a movie deleted under a running ingest: SingleStoreDB enforces no foreign keys, so
+    such rows could otherwise stay."""
     Face.objects.filter(movie_id=movie_id).delete()
     Frame.objects.filter(movie_id=movie_id).delete()
     delete_movie_files(movie_id)
 
 
-def delete_movie_files(movie_id: int, *, keep_upload: bool = False, upload_name: str = "") -> None:
-    """Remove the movie's frame, thumbnail and face images (and its uploaded video)."""
+def delete_movie_files(movie_id: int, *, upload_name: str = "") -> None:
+    """Remove the movie's frame, thumbnail and face images (and the uploaded video named)."""
     _delete_media(movie_id, lambda index: True)
     _remove_empty_folders(movie_media_folder(movie_id))
-    if upload_name and not keep_upload:
+    if upload_name:
         default_storage.delete(upload_name)
         _remove_empty_folders(str(Path(upload_name).parent))
 
