@@ -44,7 +44,7 @@ class FaceAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Face]:
         # The 2 KB embedding is never needed to show a face.
-        return super().get_queryset(request).defer("embedding")
+        return super().get_queryset(request).without_embeddings()
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -53,7 +53,7 @@ def device() -> torch.device:
     """The torch device for the networks: CUDA when present unless FACEFINDER_DEVICE says."""
     import torch
 
-    wanted = str(getattr(settings, "FACEFINDER_DEVICE", "auto") or "auto").strip().lower()
+    wanted = str(settings.FACEFINDER_DEVICE or "auto").strip().lower()
     if wanted == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if wanted.startswith("cuda") and not torch.cuda.is_available():
@@ -73,7 +73,7 @@ def parallel_images() -> int:
     thread each beat one frame on two threads: MTCNN is many small tensors, which intra-op
     threading splits poorly (on 2 cores: 2.0 s against 2.6 s for 21 1080p frames).
     """
-    wanted = int(getattr(settings, "FACEFINDER_PARALLEL_IMAGES", 0) or 0)
+    wanted = settings.FACEFINDER_PARALLEL_IMAGES
     if wanted > 0:
         return wanted
     if device().type != "cpu":
@@ -88,7 +88,7 @@ def configure_threads() -> None:
     """
     import torch
 
-    threads = int(getattr(settings, "FACEFINDER_TORCH_THREADS", 0) or 0)
+    threads = settings.FACEFINDER_TORCH_THREADS
     if threads <= 0 and parallel_images() > 1:
         threads = 1
     if threads > 0 and torch.get_num_threads() != threads:

@@ -112,7 +112,7 @@ class _BaseEmbedder:
 
 
 def _weights_setting() -> str:
-    return str(getattr(settings, "FACENET_WEIGHTS", "") or "").strip()
+    return settings.FACENET_WEIGHTS.strip()
 
 
 def facenet_cache_path() -> Path:
@@ -138,7 +138,7 @@ class FacenetEmbedder(_BaseEmbedder):
         # channels_last lets oneDNN (CPU) and cuDNN pick faster convolution kernels; outputs
         # match the default layout to float rounding (about 1e-7).
         self.model = model.to(on).to(memory_format=torch.channels_last).eval()
-        self.batch_size = max(1, int(getattr(settings, "FACEFINDER_EMBED_BATCH", 32)))
+        self.batch_size = max(1, settings.FACEFINDER_EMBED_BATCH)
 
     def crops(self, items: Iterable[ImageFaces]) -> torch.Tensor:
         """(n, 3, 160, 160) standardised face crops, as facenet-pytorch's MTCNN makes them."""

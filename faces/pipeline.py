@@ -22,13 +22,12 @@ from faces.detection import (
     Detection,
     configure_threads,
     detect_faces,
-    device,
     parallel_images,
     resolve_min_face,
 )
 from faces.embedders import get_embedder
 
-__all__ = ["DetectedFace", "analyse_images", "device"]
+__all__ = ["DetectedFace", "analyse_images"]
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
