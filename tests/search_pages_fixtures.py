@@ -42,7 +42,6 @@ class Library:
 
     movie: Movie
     faces: dict[str, list[int]] = field(default_factory=dict)
-    frames: list[Frame] = field(default_factory=list)
 
     def first(self, person: str) -> Face:
         return Face.objects.get(pk=self.faces[person][0])
@@ -104,7 +103,6 @@ def make_library(
                     embedding=pack_vector(vector),
                 )
                 library.faces[person].append(face.pk)
-                library.frames.append(frame)
     movie.frames_sampled = frame_number
     movie.faces_found = frame_number
     movie.save()
