@@ -379,8 +379,37 @@ def _plan(movie: Movie, timer: StageTimer) -> _Plan:
     return plan
 
 
+def has_stored_frames(movie: Movie) -> bool:
+    """Whether an ingest has stored (or started storing) frames of this movie."""
+    return movie.next_frame_index > 0 or Frame.objects.filter(movie=movie).exists()
+
+
+def change_ingest_settings(movie: Movie, wanted: dict[str, Any], *, from_scratch: bool) -> None:
+    """Give a known movie new sampling settings (``None`` values keep the current ones).
+
+    Fine while nothing is stored, or before a from-scratch run; otherwise the stored frames
+    would mix two settings, and IngestError says so.
+    """
+    changes = {
+        key: value
+        for key, value in wanted.items()
+        if value is not None and getattr(movie, key) != value
+    }
+    if not changes:
+        return
+    if has_stored_frames(movie) and not from_scratch:
+        described = ", ".join(f"{k} {getattr(movie, k)!r} → {v!r}" for k, v in changes.items())
+        raise IngestError(
+            f"“{movie}” is already stored with other settings ({described}); "
+            "ingest it again from scratch to use the new ones"
+        )
+    Movie.objects.filter(pk=movie.pk).update(**changes)
+    for key, value in changes.items():
+        setattr(movie, key, value)
+
+
 def _check_same_settings(movie: Movie, plan: _Plan) -> None:
-    started = movie.next_frame_index > 0 or Frame.objects.filter(movie=movie).exists()
+    started = has_stored_frames(movie)
     recorded = movie.ingest_settings or {}
     if not started or not recorded:
         return

@@ -16,11 +16,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from movies.models import Frame, Movie
+from movies.models import Movie
 from movies.services import (
     IngestError,
     IngestProgress,
     IngestReport,
+    change_ingest_settings,
     enqueue_ingest,
     ingest_movie,
     register_movie,
@@ -142,30 +143,14 @@ class Command(BaseCommand):
         self.record(path, self.run_ingest(movie))
 
     def apply_settings(self, movie: Movie) -> None:
-        """Options given for a movie that is already known: fine while nothing is stored (or
-        with --from-scratch); otherwise the stored frames would mix two settings."""
+        """Options given for a movie that is already known."""
         options = self.options
         wanted = {
             "sample_every": options["every"],
             "embedder": options["embedder"],
             "min_face": options["min_face"],
         }
-        changes = {
-            key: value
-            for key, value in wanted.items()
-            if value is not None and getattr(movie, key) != value
-        }
-        if not changes:
-            return
-        stored = movie.next_frame_index > 0 or Frame.objects.filter(movie=movie).exists()
-        if stored and not options["from_scratch"]:
-            described = ", ".join(f"{k} {getattr(movie, k)!r} → {v!r}" for k, v in changes.items())
-            raise IngestError(
-                f"“{movie}” is already stored with other settings ({described}); "
-                "add --from-scratch to ingest it again with the new ones"
-            )
-        Movie.objects.filter(pk=movie.pk).update(**changes)
-        movie.refresh_from_db()
+        change_ingest_settings(movie, wanted, from_scratch=options["from_scratch"])
 
     def run_ingest(self, movie: Movie) -> IngestReport:
         bar = tqdm(
