@@ -483,10 +483,7 @@ def _ingest_batch(movie: Movie, plan: _Plan, batch: list[SampledFrame], timer: S
 def _cancelled(
     movie: Movie, started: float, timer: StageTimer, frames_added: int, faces_added: int
 ) -> IngestReport:
-    if not Movie.objects.filter(pk=movie.pk).exists():
-        forget_deleted_movie(movie.pk)
-    else:
-        movie.refresh_from_db()
+    _reload_or_forget(movie)
     return _report(movie, Movie.Status.CANCELLED, started, timer, frames_added, faces_added)
 
 
@@ -670,13 +667,18 @@ def _fail(movie: Movie, reason: str, started: float, timer: StageTimer) -> Inges
         ingest_finished_at=timezone.now(),
         updated_at=timezone.now(),
     )
-    if Movie.objects.filter(pk=movie.pk).exists():
-        movie.refresh_from_db()
-    else:  # deleted while it was being ingested
-        forget_deleted_movie(movie.pk)
+    _reload_or_forget(movie)
     report = _report(movie, Movie.Status.FAILED, started, timer)
     report.error = reason
     return report
+
+
+def _reload_or_forget(movie: Movie) -> None:
+    """Reload the movie's row; if it was deleted while being ingested, delete what we wrote."""
+    try:
+        movie.refresh_from_db()
+    except Movie.DoesNotExist:
+        forget_deleted_movie(movie.pk)
 
 
 def _report(
@@ -851,19 +853,32 @@ def _refuse_if_busy(movie: Movie) -> None:
 
 def _job_is_live(job_id: str) -> bool:
     """Whether rq still holds the job as waiting or running (False when unknown)."""
+    return _job_status(job_id) in {"queued", "started", "deferred", "scheduled"}
+
+
+def _fetch_job(job_id: str):
+    """The rq job with this id, or None when rq does not know it or Redis cannot be reached."""
     if not job_id:
-        return False
+        return None
     import django_rq
     from redis.exceptions import RedisError
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
 
     try:
-        job = Job.fetch(job_id, connection=django_rq.get_connection(INGEST_QUEUE))
-        status = job.get_status(refresh=True)
+        return Job.fetch(job_id, connection=django_rq.get_connection(INGEST_QUEUE))
     except (NoSuchJobError, RedisError):
-        return False
-    return status in {"queued", "started", "deferred", "scheduled"}
+        return None
+
+
+def _job_status(job_id: str) -> str | None:
+    from redis.exceptions import RedisError
+
+    job = _fetch_job(job_id)
+    try:
+        return job.get_status(refresh=True) if job is not None else None
+    except RedisError:
+        return None
 
 
 def cancel_ingest(movie: Movie) -> bool:
@@ -872,10 +887,8 @@ def cancel_ingest(movie: Movie) -> bool:
     A queued job is taken off the queue; a running one sees the flag before its next batch
     and stops there, keeping its checkpoint ("Ingest" resumes it).
     """
-    import django_rq
     from redis.exceptions import RedisError
-    from rq.exceptions import InvalidJobOperation, NoSuchJobError
-    from rq.job import Job
+    from rq.exceptions import InvalidJobOperation
 
     cancelled = Movie.objects.filter(
         pk=movie.pk, status__in=[Movie.Status.QUEUED, Movie.Status.RUNNING]
@@ -883,12 +896,10 @@ def cancel_ingest(movie: Movie) -> bool:
     movie.refresh_from_db()
     if not cancelled:
         return False
-    if movie.job_id:
-        try:
-            job = Job.fetch(movie.job_id, connection=django_rq.get_connection(INGEST_QUEUE))
-            if job.get_status(refresh=True) == "queued":
-                job.cancel()
-        except (NoSuchJobError, InvalidJobOperation, RedisError):
-            # The status flag alone stops the job: it starts only from "queued".
-            pass
+    job = _fetch_job(movie.job_id)
+    try:
+        if job is not None and job.get_status(refresh=True) == "queued":
+            job.cancel()
+    except (InvalidJobOperation, RedisError):
+        pass  # the status flag alone stops the job: it starts only from "queued"
     return True
