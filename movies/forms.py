@@ -13,23 +13,29 @@ from movies.models import Movie
 from movies.services import ImportPathError, import_dirs, register_movie, resolve_import_path
 
 
-def embedder_field() -> forms.ChoiceField:
-    return forms.ChoiceField(
+class MovieChangeForm(forms.ModelForm):
+    """A movie's title and sampling settings."""
+
+    embedder = forms.ChoiceField(
         choices=[(name, name) for name in EMBEDDER_NAMES],
         initial=settings.FACEFINDER_EMBEDDER,
         help_text="Faces of different embedders are never compared with each other.",
     )
 
+    class Meta:
+        model = Movie
+        fields = ["title", "sample_every", "embedder", "min_face"]
 
-def clean_min_face(value: float | None) -> float | None:
-    if value is not None and value <= 0:
-        raise forms.ValidationError(
-            "Give pixels (120) or a fraction of the frame height (0.1); it must be above 0."
-        )
-    return value
+    def clean_min_face(self) -> float | None:
+        value = self.cleaned_data.get("min_face")
+        if value is not None and value <= 0:
+            raise forms.ValidationError(
+                "Give pixels (120) or a fraction of the frame height (0.1); it must be above 0."
+            )
+        return value
 
 
-class MovieAddForm(forms.ModelForm):
+class MovieAddForm(MovieChangeForm):
     """Exactly one of an upload or a server path; the same file twice is one movie."""
 
     upload = forms.FileField(required=False, label="Upload a video")
@@ -39,14 +45,9 @@ class MovieAddForm(forms.ModelForm):
         max_length=1000,
         widget=forms.TextInput(attrs={"size": 80}),
     )
-    embedder = embedder_field()
     ingest_now = forms.BooleanField(
         required=False, initial=True, label="Queue the ingest right away"
     )
-
-    class Meta:
-        model = Movie
-        fields = ["title", "sample_every", "embedder", "min_face"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -79,9 +80,6 @@ class MovieAddForm(forms.ModelForm):
         except ImportPathError as exc:
             raise forms.ValidationError(str(exc)) from exc
 
-    def clean_min_face(self) -> float | None:
-        return clean_min_face(self.cleaned_data.get("min_face"))
-
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         has_upload = bool(cleaned.get("upload"))
@@ -102,14 +100,3 @@ class MovieAddForm(forms.ModelForm):
             min_face=data.get("min_face"),
         )
         return movie
-
-
-class MovieChangeForm(forms.ModelForm):
-    embedder = embedder_field()
-
-    class Meta:
-        model = Movie
-        fields = ["title", "sample_every", "embedder", "min_face"]
-
-    def clean_min_face(self) -> float | None:
-        return clean_min_face(self.cleaned_data.get("min_face"))
