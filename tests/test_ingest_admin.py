@@ -3,6 +3,7 @@ worker, live progress, failures shown on the movie, deletes that leave nothing b
 
 from __future__ import annotations
 
+import os
 import re
 
 import django_rq
@@ -26,9 +27,11 @@ DLIB_EVERY_4 = {"sample_every": 4, "embedder": "dlib-resnet"}
 
 @pytest.fixture
 def ingest_queue(settings, monkeypatch):
-    """The "ingest" queue on Redis database 15, so tests never meet a real worker's jobs."""
+    """The "ingest" queue on a Redis database of its own (15, or ``FACEFINDER_TEST_REDIS_DB``),
+    so tests never meet a real worker's jobs, nor those of another checkout's test run."""
     base = re.sub(r"/\d*$", "", settings.REDIS_URL)
-    monkeypatch.setitem(django_rq.settings.QUEUES["ingest"], "URL", f"{base}/15")
+    database = os.environ.get("FACEFINDER_TEST_REDIS_DB", "15")
+    monkeypatch.setitem(django_rq.settings.QUEUES["ingest"], "URL", f"{base}/{database}")
     queue = django_rq.get_queue("ingest")
     queue.connection.flushdb()
     yield queue
