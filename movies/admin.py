@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from faces.models import Face
+from movies.display import hms
 from movies.forms import MovieAddForm, MovieChangeForm
 from movies.models import Frame, Movie
 from movies.services import (
@@ -304,11 +305,7 @@ class MovieAdmin(admin.ModelAdmin):
 
     @admin.display(description="Duration", ordering="duration_seconds")
     def duration_display(self, movie: Movie) -> str:
-        if not movie.duration_seconds:
-            return "-"
-        minutes, seconds = divmod(round(movie.duration_seconds), 60)
-        hours, minutes = divmod(minutes, 60)
-        return f"{hours}:{minutes:02d}:{seconds:02d}"
+        return hms(movie.duration_seconds) if movie.duration_seconds else "-"
 
     @admin.display(description="Source")
     def source_display(self, movie: Movie) -> str:
@@ -374,8 +371,7 @@ class FrameAdmin(admin.ModelAdmin):
 
     @admin.display(description="Time", ordering="timestamp")
     def timestamp_display(self, frame: Frame) -> str:
-        minutes, seconds = divmod(frame.timestamp, 60)
-        return f"{int(minutes)}:{seconds:05.2f}"
+        return hms(frame.timestamp, digits=2)
 
     @admin.display(description="Faces", ordering="face_total")
     def face_count(self, frame: Frame) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from django.urls import reverse
 
 from faces.models import Face
-from movies.templatetags.movies_extras import box_style, hms
+from movies.display import box_style, hms
 from search.results import Group, Hit
 
 

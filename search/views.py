@@ -27,7 +27,7 @@ from django.views.generic import DeleteView, FormView, ListView, TemplateView, U
 
 from config.media import send_media_file
 from faces.models import Face
-from movies.templatetags.movies_extras import box_style
+from movies.display import box_style
 from search import services
 from search.forms import (
     PhotoUploadForm,

@@ -13,8 +13,8 @@ from django.urls import reverse
 from PIL import Image
 
 from faces.models import Face, pack_vector
+from movies.display import box_percentages, hms
 from movies.models import Frame, Movie, frame_image_path
-from movies.templatetags.movies_extras import box_percentages, hms
 
 pytestmark = pytest.mark.django_db
 
@@ -301,6 +301,22 @@ def test_frame_page_never_loads_embeddings(user_client, movie, django_assert_max
 )
 def test_hms(seconds, expected):
     assert hms(seconds) == expected
+
+
+def test_hms_with_decimals_truncates_like_the_whole_seconds():
+    assert hms(62.345, 2) == "0:01:02.34"
+    assert hms(10.6) == "0:00:10"
+    assert hms(float("nan")) == ""
+
+
+def test_the_admin_and_the_pages_show_one_duration(staff_client, movie):
+    """One formatter: a 10.6 s movie is 0:00:10 on the list page and in the admin alike."""
+    movie.duration_seconds = 10.6
+    movie.save()
+    page = staff_client.get(reverse("movies:list")).content.decode()
+    admin_page = staff_client.get(reverse("admin:movies_movie_changelist")).content.decode()
+    assert "0:00:10" in page and "0:00:10" in admin_page
+    assert "0:00:11" not in page + admin_page
 
 
 def test_box_percentages_clip_to_the_frame():

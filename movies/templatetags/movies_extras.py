@@ -1,4 +1,5 @@
-"""Template helpers shared by the movie pages and the search results.
+"""Template helpers shared by the movie pages and the search results (thin wrappers over
+``movies.display``, which holds the formatting itself).
 
 ``{% load movies_extras %}`` then:
 
@@ -18,49 +19,15 @@ from typing import Any
 from django import template
 from django.urls import reverse
 
+from movies.display import box_style, hms
+
 register = template.Library()
 
 
-@register.filter
-def hms(seconds: Any) -> str:
-    """Seconds as h:mm:ss (``""`` for a missing value)."""
-    if seconds is None or seconds == "":
-        return ""
-    try:
-        total = max(0, int(float(seconds)))
-    except (TypeError, ValueError):
-        return ""
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}"
-
-
-def _percent(value: float, whole: float) -> float:
-    return min(100.0, max(0.0, 100.0 * value / whole))
-
-
-def box_percentages(
-    box: tuple[float, float, float, float], frame_width: float, frame_height: float
-) -> dict[str, float]:
-    """A box (x1, y1, x2, y2) in frame pixels as left/top/width/height percentages, clipped
-    to the frame (MTCNN boxes can reach slightly past the edges)."""
-    x1, y1, x2, y2 = box
-    left, top = _percent(x1, frame_width), _percent(y1, frame_height)
-    right, bottom = _percent(x2, frame_width), _percent(y2, frame_height)
-    return {
-        "left": left,
-        "top": top,
-        "width": max(0.0, right - left),
-        "height": max(0.0, bottom - top),
-    }
-
-
-def box_style(box: tuple[float, float, float, float], width: float, height: float) -> str:
-    """Inline CSS placing a box over an image of any displayed size (percentages)."""
-    if not width or not height:
-        return "display:none"
-    percentages = box_percentages(box, width, height)
-    return ";".join(f"{key}:{value:.3f}%" for key, value in percentages.items())
+@register.filter(name="hms")
+def hms_filter(seconds: Any) -> str:
+    """``{{ seconds|hms }}``: see ``movies.display.hms``."""
+    return hms(seconds)
 
 
 @register.simple_tag

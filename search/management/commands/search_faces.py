@@ -18,8 +18,8 @@ from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from faces.models import Face, unpack_vector
+from movies.display import hms
 from movies.models import Movie
-from movies.templatetags.movies_extras import hms
 from search.photos import PhotoRejected, analyse_photo, read_photo
 from search.results import Hit, SearchResult
 from search.services import DEFAULT_K, SearchError, search_by_face, search_by_vector
