@@ -190,9 +190,9 @@ FACEFINDER_SEARCH_EXACT_MAX_FACES = env.int("FACEFINDER_SEARCH_EXACT_MAX_FACES",
 
 # --- SingleStoreDB and scale-out (docs/singlestore.md) ---------------------------------------
 # DATABASE_URL=singlestoredb://user:password@host:3306/database selects the SingleStoreDB engine
-# (config/database.py sets DJANGO_SINGLESTORE_TABLE_STORAGE_TYPE_<APP> defaults for reference
-# tables). Several web servers and rq workers on different hosts share that database, Redis
-# (REDIS_URL) and, with FACEFINDER_STORAGE=s3, frame images in an S3-compatible bucket.
+# (config/singlestore; its schema editor makes Django's apps and search reference tables).
+# Several web servers and rq workers on different hosts share that database, Redis (REDIS_URL)
+# and, with FACEFINDER_STORAGE=s3, frame images in an S3-compatible bucket.
 # "s3" needs the optional extra: pip install "django-storages[s3]" (requirements-s3.txt).
 FACEFINDER_STORAGE = env.str("FACEFINDER_STORAGE", default="filesystem")
 if FACEFINDER_STORAGE == "s3":

@@ -27,9 +27,10 @@ from django.db.migrations.state import ProjectState
 from singlestoredb.mysql.connection import Connection as ClientConnection
 from sqlglot import exp
 
-from config.database import SINGLESTORE_REFERENCE_APPS, database_config
+from config.database import database_config
 from config.singlestore.base import DatabaseWrapper
-from config.singlestore.layout import VECTOR_DIMENSIONS, vector_column
+from config.singlestore.layout import REFERENCE_APPS, VECTOR_DIMENSIONS, vector_column
+from config.singlestore.schema import STORAGE_TYPE_VARIABLE
 from faces.models import Face, pack_vector
 from movies.models import Frame, Movie
 from search.backends.singlestore import (
@@ -48,7 +49,7 @@ ALIAS = "singlestore_offline"
 # is reviewed and added here.
 REVIEWED_COMMAND_PREFIXES = {
     # Reference tables: "CREATE ROWSTORE REFERENCE TABLE" (django_singlestore's output for the
-    # apps in SINGLESTORE_REFERENCE_APPS).
+    # apps in REFERENCE_APPS).
     "create reference table": "CREATE ROWSTORE REFERENCE TABLE `",
     # ANN index (vector_index create): ALTER TABLE ... ADD VECTOR INDEX ... INDEX_OPTIONS '...'.
     "add vector index": "ALTER TABLE `faces_face` ADD VECTOR INDEX `faces_face_embedding_",
@@ -77,8 +78,8 @@ def offline_singlestore(version: tuple[int, int, int] = (8, 9, 0)):
     ``escape`` to quote default values, as it would on a live connection).
     """
     with mock.patch.dict(os.environ):
-        for app in SINGLESTORE_REFERENCE_APPS:
-            os.environ.pop(f"DJANGO_SINGLESTORE_TABLE_STORAGE_TYPE_{app}", None)
+        for app in REFERENCE_APPS:
+            os.environ.pop(STORAGE_TYPE_VARIABLE + app.upper(), None)
         settings_dict = complete_settings(database_config(URL, Path()))
         wrapper = DatabaseWrapper(settings_dict, alias=ALIAS)
         wrapper.__dict__["s2_version"] = version
@@ -162,6 +163,26 @@ def test_every_migration_statement_parses_or_is_a_reviewed_command(ddl):
 def test_contrib_apps_are_reference_tables(ddl):
     for table in ("auth_user", "auth_permission", "django_content_type", "django_admin_log"):
         assert create_table(ddl, table).startswith(f"CREATE ROWSTORE REFERENCE TABLE `{table}`")
+    assert create_table(ddl, "search_savedsearch").startswith("CREATE ROWSTORE REFERENCE TABLE")
+
+
+def test_reference_tables_leave_the_environment_as_it_was(django_db_blocker):
+    with django_db_blocker.unblock(), offline_singlestore() as wrapper:
+        before = dict(os.environ)
+        migration_statements(wrapper)
+        assert dict(os.environ) == before
+
+
+def test_a_storage_type_set_in_the_environment_wins(django_db_blocker):
+    columnstore_auth = {STORAGE_TYPE_VARIABLE + "AUTH": "REFERENCE"}
+    with (
+        django_db_blocker.unblock(),
+        offline_singlestore() as wrapper,
+        mock.patch.dict(os.environ, columnstore_auth),
+    ):
+        ddl = migration_statements(wrapper)
+    assert create_table(ddl, "auth_user").startswith("CREATE REFERENCE TABLE `auth_user`")
+    assert create_table(ddl, "django_content_type").startswith("CREATE ROWSTORE REFERENCE TABLE")
 
 
 def table_definitions(sql: str) -> list[str]:
@@ -483,23 +504,20 @@ def test_vector_index_command_explains_it_needs_singlestore(db):
 
 
 def test_singlestore_url_selects_the_singlestore_engine():
-    with mock.patch.dict(os.environ):
-        config = database_config(
-            "singlestoredb://admin:p%40ss@db.internal:3307/films?ssl_ca=/etc/ca.pem", Path()
-        )
-        assert config["ENGINE"] == "config.singlestore"
-        assert (config["USER"], config["PASSWORD"], config["HOST"], config["PORT"]) == (
-            "admin",
-            "p@ss",
-            "db.internal",
-            3307,
-        )
-        assert config["NAME"] == "films"
-        assert config["OPTIONS"] == {"ssl_ca": "/etc/ca.pem"}
-        for app in SINGLESTORE_REFERENCE_APPS:
-            assert (
-                os.environ[f"DJANGO_SINGLESTORE_TABLE_STORAGE_TYPE_{app}"] == "ROWSTORE REFERENCE"
-            )
+    before = dict(os.environ)
+    config = database_config(
+        "singlestoredb://admin:p%40ss@db.internal:3307/films?ssl_ca=/etc/ca.pem", Path()
+    )
+    assert config["ENGINE"] == "config.singlestore"
+    assert (config["USER"], config["PASSWORD"], config["HOST"], config["PORT"]) == (
+        "admin",
+        "p@ss",
+        "db.internal",
+        3307,
+    )
+    assert config["NAME"] == "films"
+    assert config["OPTIONS"] == {"ssl_ca": "/etc/ca.pem"}
+    assert dict(os.environ) == before
     with offline_singlestore() as wrapper:
         assert wrapper.vendor == "singlestore"
 
@@ -508,6 +526,7 @@ def test_sqlite_urls_keep_their_behaviour(tmp_path):
     config = database_config("sqlite:///var/db.sqlite3", tmp_path)
     assert config["ENGINE"] == "django.db.backends.sqlite3"
     assert config["NAME"] == str(tmp_path / "var" / "db.sqlite3")
+    assert not (tmp_path / "var").exists()
 
 
 def live_wrapper(url: str) -> DatabaseWrapper:
