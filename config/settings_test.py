@@ -8,3 +8,6 @@ inherit this module's name: see ``config/environment.py``).
 from config.settings_base import *  # noqa: F403
 
 SECRET_KEY = "facefinder-test-suite-only"  # noqa: S105 (signs nothing outside the tests)
+# Tests create users by the hundred; Django's default hasher spends a million PBKDF2 rounds on
+# each password.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -11,6 +11,7 @@ from unittest import mock
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 
 from config.environment import PROJECT_SETTINGS, load_dotenv
 
@@ -21,6 +22,7 @@ def test_the_suite_runs_on_the_test_settings_which_its_children_inherit():
     assert os.environ["DJANGO_SETTINGS_MODULE"] == "config.settings_test"
     assert "config.settings" not in sys.modules
     assert settings.SECRET_KEY == "facefinder-test-suite-only"
+    assert make_password("a-long-test-password-42").startswith("md5$")
 
 
 def write_dotenv(tmp_path: Path) -> Path:
