@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-VIDEOS = SHARED_DATA / "videos"
-FACES = SHARED_DATA / "faces"
+from tests.shared_data import HAMILTON_CLIP, HAMILTON_INGEST
 
 
 @pytest.fixture(autouse=True)
@@ -66,10 +62,6 @@ def staff_client(client, staff_user):
 
 
 # --- the real Hamilton clip, ingested once per session --------------------------------------
-
-HAMILTON_CLIP = VIDEOS / "hamilton_whitehouse_clip.mp4"
-# The settings the shared fixture ingests with (the kill-and-resume test uses the same ones).
-HAMILTON_INGEST = {"sample_every": 5, "embedder": "dlib-resnet", "min_face": 0.06}
 
 
 @pytest.fixture(scope="session")

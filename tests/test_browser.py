@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.shared_data import GROUP_PHOTOS
+
 # Playwright's sync API runs an event loop in this thread; the ORM calls made by fixtures and
 # by the live server thread are still plain synchronous calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -36,7 +38,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 REPO = Path(__file__).resolve().parents[1]
-GROUP_PHOTO = REPO.parent / "shared" / "data" / "group_photos" / "kit_harington_and_rose_leslie.jpg"
+GROUP_PHOTO = GROUP_PHOTOS / "kit_harington_and_rose_leslie.jpg"
 CLOSE_UP_FRAME = 100  # Miranda's close-up shot (frames 82-210 in shots.csv)
 
 

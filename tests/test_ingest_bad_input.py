@@ -12,7 +12,6 @@ from django.core.management import CommandError, call_command
 
 from faces.models import Face
 from movies.models import Frame, Movie
-from tests.conftest import FACES
 from tests.ingest_helpers import (
     audio_only_clip,
     faceless_clip,
@@ -21,6 +20,7 @@ from tests.ingest_helpers import (
     needs_ffmpeg,
     truncated_clip,
 )
+from tests.shared_data import FACES
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 

@@ -17,12 +17,12 @@ from faces.models import Face, pack_vector
 from search.models import QueryPhoto, SavedSearch
 from search.presentation import group_cards
 from search.results import Group, Hit
-from tests.conftest import FACES, SHARED_DATA
 from tests.search_pages_fixtures import *  # noqa: F403
 from tests.search_pages_fixtures import EMBEDDER, make_library
+from tests.shared_data import FACES, GROUP_PHOTOS
 
 MIRANDA_PHOTO = FACES / "lin_manuel_miranda" / "1.jpg"
-GROUP_PHOTO = SHARED_DATA / "group_photos" / "kit_harington_and_rose_leslie.jpg"
+GROUP_PHOTO = GROUP_PHOTOS / "kit_harington_and_rose_leslie.jpg"
 
 
 def face_url(face_id, **params) -> str:

@@ -111,7 +111,7 @@ def test_image_without_a_face(db, tmp_path):
 
 @pytest.mark.slow
 def test_photo_of_miranda_finds_his_frames(hamilton_movie):
-    from tests.conftest import FACES
+    from tests.shared_data import FACES
 
     photo = FACES / "lin_manuel_miranda" / "1.jpg"
     data = json.loads(
