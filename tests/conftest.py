@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.ingest_helpers import Clips
 from tests.shared_data import HAMILTON_CLIP, HAMILTON_INGEST
 
 
@@ -59,6 +60,12 @@ def user_client(client, user):
 def staff_client(client, staff_user):
     client.force_login(staff_user)
     return client
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory) -> Clips:
+    """Small ffmpeg-made test videos, encoded once per session; each call returns a copy."""
+    return Clips(tmp_path_factory.mktemp("clips"))
 
 
 # --- the real Hamilton clip, ingested once per session --------------------------------------
