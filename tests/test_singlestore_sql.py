@@ -378,10 +378,17 @@ def test_nearest_ranks_the_candidates_exactly_and_applies_min_score():
     expected = sorted(scores, key=lambda face_id: (-scores[face_id], face_id))
     assert [hit.face_id for hit in hits] == expected
     assert [hit.score for hit in hits] == pytest.approx([scores[i] for i in expected], abs=1e-12)
+    positive = [face_id for face_id in expected if scores[face_id] >= 0.0]
+    assert len(positive) >= 5  # so that the limit, not the minimum score, ends the list
     limited = SingleStoreBackend(RecordingConnection(rows)).nearest(
         query, "dlib-resnet", 5, min_score=0.0
     )
-    assert len(limited) <= 5 and all(hit.score >= 0.0 for hit in limited)
+    assert [hit.face_id for hit in limited] == positive[:5]
+    at_least = sorted(scores.values())[-3]  # a minimum that only three faces reach
+    few = SingleStoreBackend(RecordingConnection(rows)).nearest(
+        query, "dlib-resnet", 5, min_score=at_least
+    )
+    assert [hit.face_id for hit in few] == expected[:3]
 
 
 def test_nearest_rejects_a_vector_of_the_wrong_dimension():
@@ -446,7 +453,7 @@ def test_exact_scan_sql_returns_what_the_embedded_backend_returns(sqlite_dot_pro
                 assert np.allclose([h.score for h in ours], [h.score for h in theirs])
     some = list(Face.objects.values_list("id", flat=True)[:5])
     ours, theirs = sql_backend.vectors(some), embedded.vectors(some)
-    assert sorted(ours) == sorted(theirs)
+    assert sorted(ours) == sorted(theirs) == sorted(some)
     assert all(np.array_equal(ours[i], theirs[i]) for i in ours)
 
 
