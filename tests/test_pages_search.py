@@ -19,7 +19,7 @@ from search.presentation import group_cards
 from search.results import Group, Hit
 from tests.search_pages_fixtures import *  # noqa: F403
 from tests.search_pages_fixtures import EMBEDDER, make_library
-from tests.shared_data import FACES, GROUP_PHOTOS
+from tests.shared_data import FACES, GROUP_PHOTOS, MIRANDA, in_shot_of, shots_of
 
 MIRANDA_PHOTO = FACES / "lin_manuel_miranda" / "1.jpg"
 GROUP_PHOTO = GROUP_PHOTOS / "kit_harington_and_rose_leslie.jpg"
@@ -436,12 +436,7 @@ def test_each_upload_cleans_up_expired_photos(user_client, user, settings, libra
 
 
 # --- The real clip ----------------------------------------------------------------------------
-# shots.csv: Miranda is in frames 0-19 (wide stage shot) and 82-210 (close-up); Lacamoire in
-# 20-81, the Obamas in 211-274.
-
-
-def in_miranda_shots(frame_index: int) -> bool:
-    return frame_index <= 19 or 82 <= frame_index <= 210
+# shots.csv: Miranda is in a wide stage shot and a close-up.
 
 
 def shown_frame_indexes(html: str) -> tuple[list[int], list[int]]:
@@ -455,7 +450,10 @@ def shown_frame_indexes(html: str) -> tuple[list[int], list[int]]:
 @pytest.mark.slow
 def test_real_clip_miranda_face_ranks_both_his_shots_first(user_client, hamilton_movie, settings):
     settings.FACEFINDER_GROUPS_PER_PAGE = 50
-    faces = Face.objects.filter(movie=hamilton_movie, frame_index__range=(82, 210))
+    wide, close_up = shots_of(MIRANDA)
+    faces = Face.objects.filter(
+        movie=hamilton_movie, frame_index__range=(close_up.first_frame, close_up.last_frame)
+    )
     query = max(faces, key=lambda f: f.x2 - f.x1)  # Miranda fills his close-up shot
     response = user_client.get(face_url(query.pk, k=25))
     assert response.status_code == 200
@@ -463,8 +461,8 @@ def test_real_clip_miranda_face_ranks_both_his_shots_first(user_client, hamilton
     leaders, shown = shown_frame_indexes(html)
     assert len(shown) == 25
     # All 25 best faces are Miranda's, from both of his shots.
-    assert all(in_miranda_shots(i) for i in shown), shown
-    assert any(i <= 19 for i in shown) and any(82 <= i <= 210 for i in shown)
+    assert all(in_shot_of(MIRANDA, i) for i in shown), shown
+    assert any(i in wide for i in shown) and any(i in close_up for i in shown)
     # Near-duplicates are grouped: the close-up shot's frames sit beside their leader.
     assert len(leaders) < len(shown) / 2
     assert f"hamilton_whitehouse_clip.mp4_{query.frame_index}" in html
@@ -482,6 +480,7 @@ def test_real_photo_of_miranda_finds_both_his_shots(user_client, hamilton_movie,
     assert page.status_code == 200
     leaders, shown = shown_frame_indexes(page.content.decode())
     assert len(shown) == 25
-    assert all(in_miranda_shots(i) for i in shown), shown
-    assert any(i <= 19 for i in shown) and any(82 <= i <= 210 for i in shown)
-    assert 82 <= leaders[0] <= 210  # the best match is a close-up frame
+    wide, close_up = shots_of(MIRANDA)
+    assert all(in_shot_of(MIRANDA, i) for i in shown), shown
+    assert any(i in wide for i in shown) and any(i in close_up for i in shown)
+    assert leaders[0] in close_up  # the best match is a close-up frame
