@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.factories import Library, make_library
 from tests.ingest_helpers import Clips
 from tests.shared_data import HAMILTON_CLIP, HAMILTON_INGEST
 
@@ -60,6 +61,19 @@ def user_client(client, user):
 def staff_client(client, staff_user):
     client.force_login(staff_user)
     return client
+
+
+@pytest.fixture
+def library(db) -> Library:
+    """A synthetic library (tests/factories.py): Anna in 12 shots of 2 near-identical frames
+    each, Ben in 4 single frames."""
+    return make_library()
+
+
+@pytest.fixture
+def big_library(db) -> Library:
+    """Anna in 30 shots of 2 frames: enough groups to fill a page of 20."""
+    return make_library(people={"anna": (30, 2), "ben": (5, 1)}, seed=11)
 
 
 @pytest.fixture(scope="session")

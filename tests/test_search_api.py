@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.core.files.base import ContentFile
 from django.urls import reverse
 
-from faces.models import Face, pack_vector
-from search.models import QueryPhoto
+from faces.models import Face
 from search.services import search_by_face
-from tests.search_pages_fixtures import *  # noqa: F403
+from tests.factories import make_library, make_query_photo
 
 
 def api_url(face_id: int, query: str = "") -> str:
@@ -65,7 +63,7 @@ def test_each_result_carries_what_a_client_needs(user_client, library):
 
 
 def test_movie_filter(user_client, library):
-    other = make_library(title="Elsewhere", people={"dora": (2, 1)}, seed=5)  # noqa: F405
+    other = make_library(title="Elsewhere", people={"dora": (2, 1)}, seed=5)
     data = user_client.get(api_url(library.first("anna").pk, f"movie={other.movie.pk}")).json()
     movies = {g["movie"]["id"] for g in data["groups"][1:]}
     assert movies == {other.movie.pk}
@@ -86,16 +84,7 @@ def test_bad_filters_are_json_400(user_client, library):
 
 def test_photo_endpoint_is_private_to_the_uploader(client, user, other_user, library):
     face = library.first("ben")
-    photo = QueryPhoto(
-        owner=user,
-        width=10,
-        height=10,
-        embedder=face.embedder,
-        faces=[{"box": [1, 1, 9, 9], "probability": 0.999}],
-        embeddings=pack_vector(face.vector),
-    )
-    photo.image.save("p.jpg", ContentFile(b"x"), save=False)
-    photo.save()
+    photo = make_query_photo(user, face)
     url = reverse("search:api-photo", args=[photo.pk, 0])
     client.force_login(other_user)
     assert client.get(url).status_code == 404

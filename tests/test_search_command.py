@@ -5,12 +5,10 @@ from __future__ import annotations
 import io
 import json
 
-import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
-from PIL import Image
 
-from tests.search_engine_helpers import add_faces, make_movie, unit
+from tests.factories import add_faces, faceless_photo, make_movie, unit
 from tests.shared_data import FACES, MIRANDA, in_shot_of
 
 
@@ -104,8 +102,7 @@ def test_missing_image_file(db, tmp_path):
 
 def test_image_without_a_face(db, tmp_path):
     path = tmp_path / "sky.png"
-    gradient = np.tile(np.linspace(60, 200, 320, dtype=np.uint8), (240, 1))
-    Image.fromarray(np.stack([gradient] * 3, axis=-1)).save(path)
+    path.write_bytes(faceless_photo(320, 240, image_format="PNG"))
     with pytest.raises(CommandError, match="No face was found"):
         run("--image", str(path), "--embedder", "dlib-resnet")
 

@@ -16,7 +16,7 @@ from search.services import (
     search_by_face,
     search_by_vector,
 )
-from tests.search_engine_helpers import add_faces, make_movie, unit
+from tests.factories import add_faces, make_movie, unit
 from tests.shared_data import LACAMOIRE, MIRANDA, in_shot_of, shot_at, shots_of
 
 
