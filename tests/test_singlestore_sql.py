@@ -32,7 +32,6 @@ from config.singlestore.base import DatabaseWrapper
 from config.singlestore.layout import REFERENCE_APPS, VECTOR_DIMENSIONS, vector_column
 from config.singlestore.schema import STORAGE_TYPE_VARIABLE
 from faces.models import Face, pack_vector
-from movies.models import Frame, Movie
 from search.backends.singlestore import (
     SCAN_MARGIN,
     SingleStoreBackend,
@@ -40,6 +39,7 @@ from search.backends.singlestore import (
     drop_vector_index,
     vector_index_status,
 )
+from tests.factories import make_face, make_frame, make_movie, random_unit
 
 URL = "singlestoredb://facefinder:secret@s2.example:3306/facefinder"
 ALIAS = "singlestore_offline"
@@ -315,11 +315,6 @@ class RecordingConnection:
         return self.version
 
 
-def unit(rng, dimension):
-    vector = rng.normal(size=dimension).astype(np.float32)
-    return vector / np.linalg.norm(vector)
-
-
 @pytest.mark.parametrize(
     ("movie_id", "exact", "scored_column"),
     [
@@ -330,7 +325,7 @@ def unit(rng, dimension):
 )
 def test_nearest_sends_one_bound_dot_product_query(movie_id, exact, scored_column):
     rng = np.random.default_rng(1)
-    query = unit(rng, 128)
+    query = random_unit(rng, 128)
     fake = RecordingConnection()
     SingleStoreBackend(fake).nearest(query, "dlib-resnet", 20, movie_id=movie_id, exact=exact)
     ((sql, params),) = fake.log
@@ -366,8 +361,8 @@ def test_vectors_sends_one_bound_in_query():
 
 def test_nearest_ranks_the_candidates_exactly_and_applies_min_score():
     rng = np.random.default_rng(2)
-    query = unit(rng, 128)
-    vectors = {face_id: unit(rng, 128) for face_id in range(1, 61)}
+    query = random_unit(rng, 128)
+    vectors = {face_id: random_unit(rng, 128) for face_id in range(1, 61)}
     vectors[61] = vectors[60].copy()  # an exact duplicate: the tie goes to the lower id
     rows = [(face_id, pack_vector(vector), 0.0) for face_id, vector in vectors.items()]
     hits = SingleStoreBackend(RecordingConnection(rows)).nearest(query, "dlib-resnet", 61)
@@ -408,31 +403,14 @@ def sqlite_dot_product(db):
 
 
 def make_faces(rng, count_per_movie=30):
-    movies = [Movie.objects.create(title=f"Movie {n}") for n in range(2)]
+    """Two movies whose frames each hold one face per embedder."""
+    movies = [make_movie(f"Movie {n}") for n in range(2)]
     for movie in movies:
         for index in range(count_per_movie):
-            frame = Frame.objects.create(
-                movie=movie,
-                index=index,
-                timestamp=index / 25,
-                width=64,
-                height=48,
-                image=f"movies/{movie.pk}/frames/{index:08d}.jpg",
-            )
-            for face_index, embedder in enumerate(VECTOR_DIMENSIONS):
-                Face.objects.create(
-                    movie=movie,
-                    frame=frame,
-                    frame_index=index,
-                    face_index=face_index,
-                    x1=0,
-                    y1=0,
-                    x2=10,
-                    y2=10,
-                    probability=0.999,
-                    embedder=embedder,
-                    embedding=pack_vector(unit(rng, VECTOR_DIMENSIONS[embedder])),
-                )
+            frame = make_frame(movie, index, stored=False, size=(64, 48))
+            for face_index, (embedder, dimension) in enumerate(VECTOR_DIMENSIONS.items()):
+                vector = random_unit(rng, dimension)
+                make_face(frame, vector, face_index=face_index, embedder=embedder)
     return movies
 
 
@@ -444,7 +422,7 @@ def test_exact_scan_sql_returns_what_the_embedded_backend_returns(sqlite_dot_pro
     movies = make_faces(rng)
     embedded, sql_backend = EmbeddedBackend(), SingleStoreBackend(connection)
     for embedder, dimension in VECTOR_DIMENSIONS.items():
-        query = unit(rng, dimension)
+        query = random_unit(rng, dimension)
         for movie_id in (None, movies[1].pk):
             for k in (1, 5, 100):
                 ours = sql_backend.nearest(query, embedder, k, movie_id=movie_id, exact=True)
