@@ -7,6 +7,7 @@ cards to a template or to JSON.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -22,6 +23,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse, reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import DeleteView, FormView, ListView, TemplateView, UpdateView
 
@@ -169,7 +171,9 @@ class ResultsPageMixin:
 
     def _saved_search(self) -> SavedSearch | None:
         saved_id = self.request.GET.get("saved", "")
-        if not saved_id.isdigit():
+        if not re.fullmatch(
+            r"[0-9]+", saved_id
+        ):  # str.isdigit() also takes "²", which int() refuses
             return None
         return SavedSearch.objects.filter(pk=int(saved_id), owner=self.request.user).first()
 
@@ -325,7 +329,9 @@ class SaveSearchView(LoginRequiredMixin, View):
         )
         messages.error(request, f"The search was not saved: {errors}")
         back = request.POST.get("next", "")
-        if back.startswith("/") and not back.startswith("//"):
+        if url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
             return HttpResponseRedirect(back)
         return HttpResponseRedirect(reverse("search:saved-list"))
 
