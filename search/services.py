@@ -13,6 +13,7 @@ from django.conf import settings
 
 from faces.models import Face, unpack_vector
 from search.backends import get_backend
+from search.backends.base import Neighbours
 from search.results import Group, Hit, SearchResult
 
 DEFAULT_K = 20
@@ -84,7 +85,7 @@ def group_duplicates(
 
 
 def search_by_face(
-    face_id: int,
+    face: Face | int,
     *,
     k: int = DEFAULT_K,
     movie_id: int | None = None,
@@ -93,20 +94,21 @@ def search_by_face(
 ) -> SearchResult:
     """The faces most like a stored face, the face itself first.
 
-    ``k`` counts the query face, as the seed's top 20 did. The query face leads even when the
-    filters (another movie, a minimum score) would exclude it. When the embedder holds no other
-    face the result holds the query face alone (``result.hits == [query]``).
+    ``face`` is the stored face with its embedding loaded (a caller that already read the row
+    passes it, so it is not read again) or its id. ``k`` counts the query face, as the seed's
+    top 20 did. The query face leads even when the filters (another movie, a minimum score)
+    would exclude it. When the embedder holds no other face the result holds the query face
+    alone (``result.hits == [query]``).
     """
     _check_filters(k, min_score)
-    rows = list(Face.objects.filter(pk=face_id).order_by().values_list("embedder", "embedding"))
-    if not rows:
-        raise FaceNotFound(face_id)
-    ((embedder, blob),) = rows
-    vector = unpack_vector(blob)
-    query_hit = Hit(face_id=face_id, score=float(np.dot(vector.astype(np.float64), vector)))
-    others = _nearest(vector, embedder, k, movie_id, min_score, exact)
-    others = [hit for hit in others if hit.face_id != face_id][: k - 1]
-    return _result(embedder, [query_hit, *others], query_face_id=face_id)
+    if not isinstance(face, Face):
+        face = _load_query_face(face)
+    vector = unpack_vector(face.embedding)
+    query_hit = Hit(face_id=face.pk, score=float(np.dot(vector.astype(np.float64), vector)))
+    found = _nearest(vector, face.embedder, k, movie_id, min_score, exact)
+    others = [hit for hit in found.hits if hit.face_id != face.pk][: k - 1]
+    vectors = {**found.by_face_id(), face.pk: vector}
+    return _result(face.embedder, [query_hit, *others], vectors, query_face_id=face.pk)
 
 
 def search_by_vector(
@@ -121,8 +123,15 @@ def search_by_vector(
     """The ``k`` stored faces of ``embedder`` most like ``vector`` (e.g. a face in a photo)."""
     _check_filters(k, min_score)
     vector = np.asarray(vector, dtype=np.float32).reshape(-1)
-    hits = _nearest(vector, embedder, k, movie_id, min_score, exact)
-    return _result(embedder, hits, query_face_id=None)
+    found = _nearest(vector, embedder, k, movie_id, min_score, exact)
+    return _result(embedder, found.hits, found.by_face_id(), query_face_id=None)
+
+
+def _load_query_face(face_id: int) -> Face:
+    face = Face.objects.only("id", "embedder", "embedding").filter(pk=face_id).first()
+    if face is None:
+        raise FaceNotFound(face_id)
+    return face
 
 
 def _check_filters(k: int, min_score: float | None) -> None:
@@ -140,7 +149,7 @@ def _nearest(
     movie_id: int | None,
     min_score: float | None,
     exact: bool,
-) -> list[Hit]:
+) -> Neighbours:
     try:
         return get_backend().nearest(
             vector, embedder, k, movie_id=movie_id, min_score=min_score, exact=exact
@@ -149,7 +158,8 @@ def _nearest(
         raise InvalidQuery(str(error)) from error
 
 
-def _result(embedder: str, hits: list[Hit], *, query_face_id: int | None) -> SearchResult:
-    vectors = get_backend().vectors([hit.face_id for hit in hits]) if hits else {}
+def _result(
+    embedder: str, hits: list[Hit], vectors: dict[int, np.ndarray], *, query_face_id: int | None
+) -> SearchResult:
     groups = group_duplicates(hits, vectors, duplicate_distance(embedder))
     return SearchResult(embedder=embedder, hits=hits, groups=groups, query_face_id=query_face_id)

@@ -38,8 +38,7 @@ from django.db import connection
 from django.db.models import Max
 
 from faces.models import Face
-from search.backends.base import SCAN_MARGIN, rank_exactly
-from search.results import Hit
+from search.backends.base import SCAN_MARGIN, Neighbours, rank_exactly
 
 logger = logging.getLogger(__name__)
 
@@ -218,9 +217,9 @@ class Collection:
         movie_id: int | None,
         min_score: float | None,
         exact: bool,
-    ) -> list[Hit]:
+    ) -> Neighbours:
         if self.count == 0:
-            return []
+            return Neighbours.none()
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(-1)
         if query.shape[0] != self.dim:
             raise ValueError(
@@ -230,7 +229,7 @@ class Collection:
             None if movie_id is None else np.flatnonzero(self.movie_ids[: self.count] == movie_id)
         )
         if rows is not None and not len(rows):
-            return []
+            return Neighbours.none()
         use_index = self.index is not None and not exact
         if use_index and rows is not None and len(rows) <= exact_max_faces():
             use_index = False
@@ -269,20 +268,6 @@ class Collection:
         found = found[0]
         return found[found >= 0]
 
-    def vectors(self, face_ids: np.ndarray) -> dict[int, np.ndarray]:
-        """Vectors of the given faces that this collection holds."""
-        if self.count == 0 or not len(face_ids):
-            return {}
-        stored = self.ids[: self.count]
-        positions = np.searchsorted(stored, face_ids)
-        positions = np.minimum(positions, self.count - 1)
-        present = stored[positions] == face_ids
-        return {
-            int(face_id): self.matrix[row].copy()
-            for face_id, row, ok in zip(face_ids, positions, present, strict=True)
-            if ok
-        }
-
 
 class EmbeddedBackend:
     """In-process vector search for SQLite, PostgreSQL, MySQL/MariaDB (see the module doc)."""
@@ -307,7 +292,7 @@ class EmbeddedBackend:
         movie_id: int | None = None,
         min_score: float | None = None,
         exact: bool = False,
-    ) -> list[Hit]:
+    ) -> Neighbours:
         collection = self.collection(embedder)
         data_version = self._data_version()
         with collection.lock:
@@ -315,21 +300,6 @@ class EmbeddedBackend:
             return collection.nearest(
                 vector, k, movie_id=movie_id, min_score=min_score, exact=exact
             )
-
-    def vectors(self, face_ids: list[int]) -> dict[int, np.ndarray]:
-        wanted = np.asarray(sorted(set(face_ids)), dtype=np.int64)
-        found: dict[int, np.ndarray] = {}
-        with self._lock:
-            collections = list(self._collections.values())
-        for collection in collections:
-            with collection.lock:
-                found.update(collection.vectors(wanted))
-        missing = [int(face_id) for face_id in wanted if int(face_id) not in found]
-        if missing:
-            # Faces this process has not loaded (e.g. asked before any search): the table.
-            rows = Face.objects.filter(pk__in=missing).values_list("id", "embedding")
-            found.update({face_id: np.frombuffer(bytes(blob), "<f4") for face_id, blob in rows})
-        return found
 
     def _data_version(self) -> int | None:
         """The SQLite file's commit counter, or None where the fingerprint must be asked.
