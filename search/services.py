@@ -36,14 +36,8 @@ class InvalidQuery(SearchError, ValueError):
 def duplicate_distance(embedder: str) -> float:
     """Largest Euclidean distance at which two results count as the same face seen again.
 
-    Per embedder (``FACEFINDER_DUPLICATE_DISTANCE``): 0.3 for facenet-vggface2 is the seed's
-    value. dlib-resnet's unit vectors sit much closer together (other people commonly score
-    0.8-0.9 cosine), so its default was measured on the Hamilton clip, sampled every 5th frame
-    (69 faces): a face and the same face 5 frames later are 0.06-0.35 apart (median 0.20); the
-    same person in another shot is at least 0.29 away, another person at least 0.30. Top-20
-    groups stay pure (one person, one shot) up to 0.29 and first mix at 0.30; 0.25 keeps a
-    margin and still folds 20 results into about 6 entries
-    (``tests/test_search_service.py::test_dlib_duplicate_distance_on_real_clip``).
+    Per embedder (``FACEFINDER_DUPLICATE_DISTANCE``); how the defaults were chosen and measured:
+    docs/duplicate-distance.md.
     """
     distances = settings.FACEFINDER_DUPLICATE_DISTANCE
     if embedder not in distances:
