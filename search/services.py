@@ -1,9 +1,10 @@
 """The search service: nearest faces for a stored face or a vector, grouped into near-duplicates.
 
-The one search code path: the results pages, the JSON API and ``manage.py search_faces`` all call
-``search_by_face`` / ``search_by_vector``. Similarity is the dot product of unit vectors (cosine),
-computed by the database's backend (``search.backends.get_backend``), only among faces of the
-query's embedder: vectors of different embedders live in different spaces and are never mixed.
+The one search code path: the results pages, the JSON API and ``manage.py search_faces`` reach
+``search_by_face`` / ``search_by_vector`` through ``search.queries``. Similarity is the dot
+product of unit vectors (cosine), computed by the database's backend
+(``search.backends.get_backend``), only among faces of the query's embedder: vectors of
+different embedders live in different spaces and are never mixed.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def search_by_face(
     would exclude it. When the embedder holds no other face the result holds the query face
     alone (``result.hits == [query]``).
     """
-    _check_filters(k, min_score)
+    check_filters(k, min_score)
     if not isinstance(face, Face):
         face = _load_query_face(face)
     vector = unpack_vector(face.embedding)
@@ -115,7 +116,7 @@ def search_by_vector(
     exact: bool = False,
 ) -> SearchResult:
     """The ``k`` stored faces of ``embedder`` most like ``vector`` (e.g. a face in a photo)."""
-    _check_filters(k, min_score)
+    check_filters(k, min_score)
     vector = np.asarray(vector, dtype=np.float32).reshape(-1)
     found = _nearest(vector, embedder, k, movie_id, min_score, exact)
     return _result(embedder, found.hits, found.by_face_id(), query_face_id=None)
@@ -128,7 +129,8 @@ def _load_query_face(face_id: int) -> Face:
     return face
 
 
-def _check_filters(k: int, min_score: float | None) -> None:
+def check_filters(k: int, min_score: float | None) -> None:
+    """Raise ``InvalidQuery`` for a number of results or a minimum score out of range."""
     max_k = settings.FACEFINDER_SEARCH_MAX_K
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= max_k:
         raise InvalidQuery(f"The number of results must be between 1 and {max_k}.")
