@@ -184,6 +184,12 @@ class Answer:
     def status(self) -> int:
         return 200 if self.result is not None else 400
 
+    def field_errors(self) -> dict[str, list[str]] | None:
+        """Filter name → its messages, when the filters were invalid."""
+        if self.form is None or self.form.is_valid():
+            return None
+        return {name: [str(m) for m in messages] for name, messages in self.form.errors.items()}
+
     def cards(self, groups: Iterable[Group]) -> list[GroupCard]:
         """What is shown of these groups (one page of them, or all), read in one query."""
         return group_cards(list(groups), known=self.query.known_faces())

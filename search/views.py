@@ -1,4 +1,4 @@
-"""Search pages: results for a face or a photo, photo upload, saved searches, the JSON endpoint.
+"""Search pages: results for a face or a photo, photo upload, saved searches.
 
 Views stay thin: a results page asks ``search.queries`` for its query and answer (the flow the
 JSON API and the ``search_faces`` command share), uploads go to ``search.photos``, and
@@ -15,11 +15,9 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.http import (
-    Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseRedirect,
-    JsonResponse,
 )
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse, reverse_lazy
@@ -272,52 +270,3 @@ class SavedSearchDeleteView(OwnSavedSearchMixin, DeleteView):
     def form_valid(self, form):
         messages.success(self.request, f"Deleted “{self.object.name}”.")
         return super().form_valid(form)
-
-
-# --- JSON -------------------------------------------------------------------------------------
-
-
-class JsonLoginRequiredMixin:
-    """API clients get a JSON 401 instead of a redirect to the login page."""
-
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return JsonResponse({"error": "Authentication required: log in first."}, status=401)
-        return super().dispatch(request, *args, **kwargs)
-
-
-class SearchApiMixin(JsonLoginRequiredMixin):
-    def get_query(self):
-        raise NotImplementedError
-
-    def get(self, request, *args, **kwargs):
-        try:
-            query = self.get_query()
-        except Http404 as error:
-            return JsonResponse({"error": str(error)}, status=404)
-        answer = queries.answer(query, request.GET)
-        if answer.form is not None and not answer.form.is_valid():
-            return JsonResponse({"error": answer.error, "fields": answer.form.errors}, status=400)
-        if answer.result is None:
-            return JsonResponse({"error": answer.error}, status=400)
-        absolute = request.build_absolute_uri
-        return JsonResponse(
-            {
-                **answer.summary_json(absolute),
-                "groups": [group.as_json(absolute) for group in answer.cards(answer.result.groups)],
-            }
-        )
-
-
-class FaceSearchApiView(SearchApiMixin, View):
-    """``GET /search/api/face/<id>/?k=&movie=&min_score=`` → ranked groups as JSON."""
-
-    def get_query(self):
-        return queries.face_query(self.kwargs["face_id"])
-
-
-class PhotoSearchApiView(SearchApiMixin, View):
-    """``GET /search/api/photo/<id>/face/<n>/`` → the same for a face of your uploaded photo."""
-
-    def get_query(self):
-        return queries.photo_query(self.request.user, self.kwargs["pk"], self.kwargs["index"])
