@@ -191,7 +191,7 @@ def test_deletes_and_inserts_between_two_searches(db, indexed):
 
 
 def test_commit_watcher_sees_commits_of_other_connections(tmp_path):
-    from search.backends.embedded import SQLiteCommitWatcher
+    from search.backends.faces_table import SQLiteCommitWatcher
 
     path = str(tmp_path / "watched.sqlite3")
     writer = sqlite3.connect(path)
