@@ -163,8 +163,7 @@ FACEFINDER_GROUPS_PER_PAGE = env.int("FACEFINDER_GROUPS_PER_PAGE", default=10)
 
 # --- Search engine (search/services.py, search/backends/) ---
 # Two results closer than this Euclidean distance are near-duplicates (grouped on the results
-# page). Per embedder, because their vectors spread differently: 0.3 is the seed's value for
-# facenet; the dlib value was measured on the Hamilton clip (see search/services.py).
+# page). Per embedder, because their vectors spread differently: docs/duplicate-distance.md.
 FACEFINDER_DUPLICATE_DISTANCE = {
     "facenet-vggface2": env.float("FACEFINDER_DUPLICATE_DISTANCE_FACENET", default=0.3),
     "dlib-resnet": env.float("FACEFINDER_DUPLICATE_DISTANCE_DLIB", default=0.25),

@@ -19,4 +19,6 @@ urlpatterns = [
     ),
     path("", include("movies.urls")),
     path("search/", include("search.urls")),
+    # The JSON API: one root, each app's endpoints below it (see config/api_urls.py).
+    path("api/", include("config.api_urls")),
 ]

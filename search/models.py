@@ -2,7 +2,7 @@
 
 An uploaded photo is kept only while a saved search uses it: ``search.photos`` deletes unsaved
 photos after ``FACEFINDER_PHOTO_TTL_SECONDS`` and deleting the last saved search of a photo
-deletes the photo (row and file).
+deletes the photo (row and file; the receivers are in ``search.signals``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from urllib.parse import urlencode
 import numpy as np
 from django.conf import settings
 from django.db import models
-from django.db.models.signals import post_delete
-from django.dispatch import receiver
 from django.urls import reverse
 
 from faces.models import Face, unpack_vector
@@ -128,20 +126,3 @@ class SavedSearch(models.Model):
         else:
             base = reverse("search:face", args=[self.face_id])
         return f"{base}?{urlencode({**self.filter_params(), 'saved': self.pk})}"
-
-
-@receiver(post_delete, sender=QueryPhoto)
-def _delete_photo_file(sender, instance: QueryPhoto, **kwargs) -> None:
-    """The file goes with its row, however the row was deleted (cleanup, admin, cascade)."""
-    if instance.image:
-        instance.image.storage.delete(instance.image.name)
-
-
-@receiver(post_delete, sender=SavedSearch)
-def _delete_photo_no_longer_saved(sender, instance: SavedSearch, **kwargs) -> None:
-    """Deleting the last saved search that uses a photo deletes the photo."""
-    if instance.photo_id is None:
-        return
-    photo = QueryPhoto.objects.filter(pk=instance.photo_id).first()
-    if photo is not None and not photo.saved_searches.exists():
-        photo.delete()

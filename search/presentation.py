@@ -1,12 +1,14 @@
-"""What the results page and the JSON endpoint show about each hit, loaded in one query.
+"""What the results pages, the JSON API and ``search_faces`` show about each hit.
 
 The search service answers with face ids and scores (``search.results``); this module joins
 them with their Face, Frame and Movie rows — one query per page, embeddings never loaded — and
 works out what a person sees: frame name, timestamp, image URLs, where to draw the box.
+``FaceCard.as_json`` is the one JSON shape of a hit (documented in the README).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.urls import reverse
@@ -51,8 +53,10 @@ class FaceCard:
     def search_url(self) -> str:
         return reverse("search:face", args=[self.face_id])
 
-    def as_json(self, absolute) -> dict:
-        """The JSON endpoint's shape; ``absolute`` turns a path into an absolute URL."""
+    def as_json(self, absolute: Callable[[str], str] | None = None) -> dict:
+        """The hit as JSON; ``absolute`` turns a site path into a URL (None leaves paths)."""
+        if absolute is None:
+            absolute = _as_path
         return {
             "face_id": self.face_id,
             "score": round(self.score, 6),
@@ -82,23 +86,34 @@ class GroupCard:
     leader: FaceCard
     duplicates: list[FaceCard] = field(default_factory=list)
 
-    def as_json(self, absolute) -> dict:
+    def as_json(self, absolute: Callable[[str], str] | None = None) -> dict:
+        """The leader's hit JSON plus ``duplicates``, a list of hits."""
         return {
             **self.leader.as_json(absolute),
             "duplicates": [card.as_json(absolute) for card in self.duplicates],
         }
 
 
+def _as_path(path: str) -> str:
+    return path
+
+
 def _file_url(field_file) -> str:
     return field_file.url if field_file else ""
 
 
-def load_faces(face_ids: list[int]) -> dict[int, Face]:
-    """Face, Frame and Movie rows of these faces in one query, without embeddings."""
-    if not face_ids:
-        return {}
-    faces = Face.objects.without_embeddings().select_related("frame__movie").filter(pk__in=face_ids)
-    return {face.pk: face for face in faces}
+def load_faces(face_ids: list[int], known: dict[int, Face] | None = None) -> dict[int, Face]:
+    """Face, Frame and Movie rows of these faces in one query, without embeddings.
+
+    Rows in ``known`` (loaded with their frame and movie already) are used, not read again.
+    """
+    known = known or {}
+    faces = {face_id: known[face_id] for face_id in face_ids if face_id in known}
+    missing = [face_id for face_id in face_ids if face_id not in faces]
+    if missing:
+        rows = Face.objects.without_embeddings().select_related("frame__movie")
+        faces |= {face.pk: face for face in rows.filter(pk__in=missing)}
+    return faces
 
 
 def face_card(face: Face, score: float) -> FaceCard:
@@ -123,13 +138,16 @@ def face_card(face: Face, score: float) -> FaceCard:
     )
 
 
-def group_cards(groups: list[Group]) -> list[GroupCard]:
-    """Cards for these groups; faces deleted since the search are left out."""
+def group_cards(groups: list[Group], known: dict[int, Face] | None = None) -> list[GroupCard]:
+    """Cards for these groups; faces deleted since the search are left out.
+
+    ``known``: face rows the caller already holds (the query face), not read again.
+    """
     ids = []
     for group in groups:
         ids.append(group.leader.face_id)
         ids.extend(hit.face_id for hit in group.duplicates)
-    faces = load_faces(ids)
+    faces = load_faces(ids, known)
 
     def card(hit: Hit) -> FaceCard | None:
         face = faces.get(hit.face_id)

@@ -1,9 +1,10 @@
 """The search service: nearest faces for a stored face or a vector, grouped into near-duplicates.
 
-The one search code path: the results pages, the JSON API and ``manage.py search_faces`` all call
-``search_by_face`` / ``search_by_vector``. Similarity is the dot product of unit vectors (cosine),
-computed by the database's backend (``search.backends.get_backend``), only among faces of the
-query's embedder: vectors of different embedders live in different spaces and are never mixed.
+The one search code path: the results pages, the JSON API and ``manage.py search_faces`` reach
+``search_by_face`` / ``search_by_vector`` through ``search.queries``. Similarity is the dot
+product of unit vectors (cosine), computed by the database's backend
+(``search.backends.get_backend``), only among faces of the query's embedder: vectors of
+different embedders live in different spaces and are never mixed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from django.conf import settings
 
 from faces.models import Face, unpack_vector
 from search.backends import get_backend
+from search.backends.base import Neighbours
 from search.results import Group, Hit, SearchResult
 
 DEFAULT_K = 20
@@ -35,14 +37,8 @@ class InvalidQuery(SearchError, ValueError):
 def duplicate_distance(embedder: str) -> float:
     """Largest Euclidean distance at which two results count as the same face seen again.
 
-    Per embedder (``FACEFINDER_DUPLICATE_DISTANCE``): 0.3 for facenet-vggface2 is the seed's
-    value. dlib-resnet's unit vectors sit much closer together (other people commonly score
-    0.8-0.9 cosine), so its default was measured on the Hamilton clip, sampled every 5th frame
-    (69 faces): a face and the same face 5 frames later are 0.06-0.35 apart (median 0.20); the
-    same person in another shot is at least 0.29 away, another person at least 0.30. Top-20
-    groups stay pure (one person, one shot) up to 0.29 and first mix at 0.30; 0.25 keeps a
-    margin and still folds 20 results into about 6 entries
-    (``tests/test_search_service.py::test_dlib_duplicate_distance_on_real_clip``).
+    Per embedder (``FACEFINDER_DUPLICATE_DISTANCE``); how the defaults were chosen and measured:
+    docs/duplicate-distance.md.
     """
     distances = settings.FACEFINDER_DUPLICATE_DISTANCE
     if embedder not in distances:
@@ -84,7 +80,7 @@ def group_duplicates(
 
 
 def search_by_face(
-    face_id: int,
+    face: Face | int,
     *,
     k: int = DEFAULT_K,
     movie_id: int | None = None,
@@ -93,20 +89,21 @@ def search_by_face(
 ) -> SearchResult:
     """The faces most like a stored face, the face itself first.
 
-    ``k`` counts the query face, as the seed's top 20 did. The query face leads even when the
-    filters (another movie, a minimum score) would exclude it. When the embedder holds no other
-    face the result holds the query face alone (``result.hits == [query]``).
+    ``face`` is the stored face with its embedding loaded (a caller that already read the row
+    passes it, so it is not read again) or its id. ``k`` counts the query face, as the seed's
+    top 20 did. The query face leads even when the filters (another movie, a minimum score)
+    would exclude it. When the embedder holds no other face the result holds the query face
+    alone (``result.hits == [query]``).
     """
-    _check_filters(k, min_score)
-    rows = list(Face.objects.filter(pk=face_id).order_by().values_list("embedder", "embedding"))
-    if not rows:
-        raise FaceNotFound(face_id)
-    ((embedder, blob),) = rows
-    vector = unpack_vector(blob)
-    query_hit = Hit(face_id=face_id, score=float(np.dot(vector.astype(np.float64), vector)))
-    others = _nearest(vector, embedder, k, movie_id, min_score, exact)
-    others = [hit for hit in others if hit.face_id != face_id][: k - 1]
-    return _result(embedder, [query_hit, *others], query_face_id=face_id)
+    check_filters(k, min_score)
+    if not isinstance(face, Face):
+        face = _load_query_face(face)
+    vector = unpack_vector(face.embedding)
+    query_hit = Hit(face_id=face.pk, score=float(np.dot(vector.astype(np.float64), vector)))
+    found = _nearest(vector, face.embedder, k, movie_id, min_score, exact)
+    others = [hit for hit in found.hits if hit.face_id != face.pk][: k - 1]
+    vectors = {**found.by_face_id(), face.pk: vector}
+    return _result(face.embedder, [query_hit, *others], vectors, query_face_id=face.pk)
 
 
 def search_by_vector(
@@ -119,13 +116,21 @@ def search_by_vector(
     exact: bool = False,
 ) -> SearchResult:
     """The ``k`` stored faces of ``embedder`` most like ``vector`` (e.g. a face in a photo)."""
-    _check_filters(k, min_score)
+    check_filters(k, min_score)
     vector = np.asarray(vector, dtype=np.float32).reshape(-1)
-    hits = _nearest(vector, embedder, k, movie_id, min_score, exact)
-    return _result(embedder, hits, query_face_id=None)
+    found = _nearest(vector, embedder, k, movie_id, min_score, exact)
+    return _result(embedder, found.hits, found.by_face_id(), query_face_id=None)
 
 
-def _check_filters(k: int, min_score: float | None) -> None:
+def _load_query_face(face_id: int) -> Face:
+    face = Face.objects.only("id", "embedder", "embedding").filter(pk=face_id).first()
+    if face is None:
+        raise FaceNotFound(face_id)
+    return face
+
+
+def check_filters(k: int, min_score: float | None) -> None:
+    """Raise ``InvalidQuery`` for a number of results or a minimum score out of range."""
     max_k = settings.FACEFINDER_SEARCH_MAX_K
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= max_k:
         raise InvalidQuery(f"The number of results must be between 1 and {max_k}.")
@@ -140,7 +145,7 @@ def _nearest(
     movie_id: int | None,
     min_score: float | None,
     exact: bool,
-) -> list[Hit]:
+) -> Neighbours:
     try:
         return get_backend().nearest(
             vector, embedder, k, movie_id=movie_id, min_score=min_score, exact=exact
@@ -149,7 +154,8 @@ def _nearest(
         raise InvalidQuery(str(error)) from error
 
 
-def _result(embedder: str, hits: list[Hit], *, query_face_id: int | None) -> SearchResult:
-    vectors = get_backend().vectors([hit.face_id for hit in hits]) if hits else {}
+def _result(
+    embedder: str, hits: list[Hit], vectors: dict[int, np.ndarray], *, query_face_id: int | None
+) -> SearchResult:
     groups = group_duplicates(hits, vectors, duplicate_distance(embedder))
     return SearchResult(embedder=embedder, hits=hits, groups=groups, query_face_id=query_face_id)

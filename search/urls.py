@@ -1,8 +1,14 @@
-"""Search pages. Every URL here needs a login; the API answers 401 JSON instead of redirecting."""
+"""Search pages; every one needs a login. The search API lives under /api/search/."""
 
 from django.urls import path
+from django.views.generic import RedirectView
 
 from search import views
+
+
+def _moved_to(pattern_name: str):
+    return RedirectView.as_view(pattern_name=pattern_name, permanent=True, query_string=True)
+
 
 app_name = "search"
 urlpatterns = [
@@ -20,10 +26,7 @@ urlpatterns = [
     path("saved/<int:pk>/", views.SavedSearchRunView.as_view(), name="saved-run"),
     path("saved/<int:pk>/rename/", views.SavedSearchRenameView.as_view(), name="saved-rename"),
     path("saved/<int:pk>/delete/", views.SavedSearchDeleteView.as_view(), name="saved-delete"),
-    path("api/face/<int:face_id>/", views.FaceSearchApiView.as_view(), name="api-face"),
-    path(
-        "api/photo/<int:pk>/face/<int:index>/",
-        views.PhotoSearchApiView.as_view(),
-        name="api-photo",
-    ),
+    # The API's first home: permanent redirects to /api/search/..., query string kept.
+    path("api/face/<int:face_id>/", _moved_to("api:search:face")),
+    path("api/photo/<int:pk>/face/<int:index>/", _moved_to("api:search:photo")),
 ]

@@ -210,7 +210,7 @@ def test_every_page_once(visitor, person, staff_person, password, hamilton_movie
     face = frame.faces.first()
     visitor.open(f"/search/face/{face.pk}/?k=30")
     assert page.locator("li.result-group").count() >= 2
-    visitor.open(f"/search/api/face/{face.pk}/")  # the JSON endpoint answers in a browser too
+    visitor.open(f"/api/search/face/{face.pk}/")  # the JSON API answers in a browser too
     visitor.open("/accounts/password_change/", heading="Change your password")
 
     # Photo upload with two people: the face choice page, then results for one face.

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from django.core.files.storage import default_storage
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from faces.models import Face
@@ -198,6 +200,22 @@ def test_whole_page_query_count_does_not_grow_with_results(
     with django_assert_max_num_queries(15):
         response = user_client.get(face_url(big_library.first("anna").pk, k=60))
     assert len(result_face_ids(response.content.decode())) == 20
+
+
+def test_the_query_face_is_read_once(user_client, library):
+    """One read of the query face (row, frame, movie) serves the search and the page."""
+    query = library.first("anna")
+    url = face_url(query.pk)
+    user_client.get(url)  # the first search loads the backend's vectors
+    with CaptureQueriesContext(connection) as captured:
+        response = user_client.get(url)
+    assert response.status_code == 200
+    face_reads = [q["sql"] for q in captured if q["sql"].startswith('SELECT "faces_face"."id"')]
+    assert len(face_reads) == 2, face_reads  # the query face, then the page's other cards
+    query_read, cards_read = face_reads
+    assert f'WHERE "faces_face"."id" = {query.pk} ' in query_read
+    (card_ids,) = re.findall(r'"faces_face"."id" IN \(([^)]*)\)', cards_read)
+    assert str(query.pk) not in card_ids.replace(" ", "").split(",")
 
 
 def test_twenty_groups_weigh_far_less_than_the_seed(user_client, big_library, settings):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 from django.core.files.storage import default_storage
@@ -75,6 +75,23 @@ def test_saving_needs_a_name_and_a_query(user_client, user, library):
     assert not SavedSearch.objects.exists()
     messages = [str(m) for m in response.wsgi_request._messages]
     assert any("needs either a face or a photo" in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    "back", ["https://evil.example/", "//evil.example/", "/\\evil.example/", "javascript:alert(1)"]
+)
+def test_a_failed_save_never_leaves_the_site(user_client, library, back):
+    response = save(user_client, name="  ", face=library.first("anna").pk, next=back)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("search:saved-list")
+
+
+@pytest.mark.parametrize("value", ["²", "1²", "abc", "-1", " 1"])
+def test_a_malformed_saved_parameter_is_ignored(user_client, saved, value):
+    url = f"{reverse('search:face', args=[saved.face_id])}?{urlencode({'saved': value})}"
+    response = user_client.get(url)
+    assert response.status_code == 200
+    assert "Saved search <strong>" not in response.content.decode()
 
 
 def test_names_are_unique_per_owner(user_client, user, other_user, saved, library):

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from tests.factories import add_faces, faceless_photo, make_movie, unit
 from tests.shared_data import FACES, MIRANDA, in_shot_of
@@ -48,23 +49,29 @@ def test_face_search_prints_ranked_groups(faces):
 def test_json_output_carries_groups_and_duplicates(faces):
     movie, (query, duplicate, second_shot, _stranger) = faces
     data = json.loads(run("--face", str(query), "--json", "--k", "3"))
-    assert data["query_face_id"] == query
-    assert data["results"] == 3
-    leader = data["groups"][0]
-    assert leader["face_id"] == query and leader["movie_id"] == movie.pk
-    assert leader["frame_index"] == 90 and leader["frame_name"] == "gala.mp4_90"
+    assert data["query"]["type"] == "face" and data["query"]["face_id"] == query
+    assert data["hit_count"] == 3
+    assert data["filters"] == {"k": 3, "movie_id": None, "min_score": None, "exact": False}
+    leader = data["results"][0]
+    assert leader["face_id"] == query and leader["movie"] == {"id": movie.pk, "title": "Gala"}
+    assert leader["frame"]["index"] == 90 and leader["frame"]["name"] == "gala.mp4_90"
     assert leader["timestamp"] == pytest.approx(3.6)
+    assert leader["timestamp_display"] == "0:00:03"
+    # No request, no host: URLs are site paths.
+    assert leader["search_url"] == reverse("search:face", args=[query])
+    assert leader["image_url"].startswith("/media/")
     assert [d["face_id"] for d in leader["duplicates"]] == [duplicate]
-    assert [g["face_id"] for g in data["groups"]] == [query, second_shot]
+    assert [g["face_id"] for g in data["results"]] == [query, second_shot]
 
 
 def test_min_score_and_movie_filters(faces):
     _movie, (query, _duplicate, _second_shot, stranger) = faces
     data = json.loads(run("--face", str(query), "--json", "--min-score", "0.5"))
-    assert stranger not in {g["face_id"] for g in data["groups"]}
+    assert stranger not in {g["face_id"] for g in data["results"]}
     other = make_movie("Other")
     data = json.loads(run("--face", str(query), "--json", "--movie", str(other.pk)))
-    assert [g["face_id"] for g in data["groups"]] == [query]
+    assert [g["face_id"] for g in data["results"]] == [query]
+    assert data["empty_reason"].startswith("No face matches these filters.")
     text = run("--face", str(query), "--movie", str(other.pk))
     assert "No face matches these filters." in text
 
@@ -113,8 +120,8 @@ def test_photo_of_miranda_finds_his_frames(hamilton_movie):
     data = json.loads(
         run("--image", str(photo), "--embedder", "dlib-resnet", "--json", "--k", "10")
     )
-    assert data["query_photo"]["faces"] >= 1
-    frames = [group["frame_index"] for group in data["groups"]]
-    frames += [d["frame_index"] for group in data["groups"] for d in group["duplicates"]]
+    assert data["query"]["type"] == "image" and data["query"]["face_count"] >= 1
+    frames = [group["frame"]["index"] for group in data["results"]]
+    frames += [d["frame"]["index"] for group in data["results"] for d in group["duplicates"]]
     assert len(frames) == 10
     assert all(in_shot_of(MIRANDA, index) for index in frames), frames

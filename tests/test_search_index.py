@@ -38,8 +38,8 @@ def test_index_recall_against_exact_scan(db, indexed):
     queries = np.random.default_rng(2).choice(len(vectors), 60, replace=False)
     recalls = []
     for row in queries:
-        approximate = get_backend().nearest(vectors[row], "dlib-resnet", 20)
-        exact = get_backend().nearest(vectors[row], "dlib-resnet", 20, exact=True)
+        approximate = get_backend().nearest(vectors[row], "dlib-resnet", 20).hits
+        exact = get_backend().nearest(vectors[row], "dlib-resnet", 20, exact=True).hits
         exact_scores = {hit.face_id: hit.score for hit in exact}
         recalls.append(len(set(exact_scores) & {hit.face_id for hit in approximate}) / 20)
         for hit in approximate:  # every score shown is exact, wherever it came from
@@ -56,16 +56,33 @@ def test_index_movie_filter_matches_exact_scan(db, indexed):
     small_ids = add_faces(small, vectors[1200:])
     query = vectors[1250]
     # Small movie (300 faces, below the threshold): exact scan of its faces.
-    hits = get_backend().nearest(query, "dlib-resnet", 10, movie_id=small.pk)
-    exact = get_backend().nearest(query, "dlib-resnet", 10, movie_id=small.pk, exact=True)
+    hits = get_backend().nearest(query, "dlib-resnet", 10, movie_id=small.pk).hits
+    exact = get_backend().nearest(query, "dlib-resnet", 10, movie_id=small.pk, exact=True).hits
     assert hits == exact
     assert {hit.face_id for hit in hits} <= set(small_ids)
     # Big movie (1200 faces): the index restricted to its faces.
-    hits = get_backend().nearest(vectors[10], "dlib-resnet", 10, movie_id=big.pk)
-    exact = get_backend().nearest(vectors[10], "dlib-resnet", 10, movie_id=big.pk, exact=True)
+    hits = get_backend().nearest(vectors[10], "dlib-resnet", 10, movie_id=big.pk).hits
+    exact = get_backend().nearest(vectors[10], "dlib-resnet", 10, movie_id=big.pk, exact=True).hits
     assert collection_of().index is not None
     assert len({h.face_id for h in hits} & {h.face_id for h in exact}) >= 9
     assert all(hit.face_id not in small_ids for hit in hits)
+
+
+@pytest.mark.parametrize("use_index", [False, True], ids=["exact-scan", "ivf-index"])
+def test_each_hit_comes_with_its_stored_vector(db, settings, use_index):
+    """The vectors that duplicate grouping needs arrive with the hits, row for row."""
+    if use_index:
+        settings.FACEFINDER_SEARCH_EXACT_MAX_FACES = 500
+    vectors = clustered_vectors(people=40, faces_per_person=20, dim=DIM, seed=10)
+    stored = dict(zip(add_faces(make_movie(), vectors), vectors, strict=True))
+    found = get_backend().nearest(vectors[3], "dlib-resnet", 15)
+    median = found.hits[7].score
+    filtered = get_backend().nearest(vectors[3], "dlib-resnet", 15, min_score=median)
+    assert (collection_of().index is not None) == use_index
+    for neighbours, count in ((found, 15), (filtered, 8)):
+        assert len(neighbours.hits) == count and neighbours.vectors.shape == (count, DIM)
+        for hit, row in zip(neighbours.hits, neighbours.vectors, strict=True):
+            assert np.array_equal(row, stored[hit.face_id])
 
 
 @pytest.mark.parametrize("use_index", [False, True], ids=["exact-scan", "ivf-index"])
@@ -174,7 +191,7 @@ def test_deletes_and_inserts_between_two_searches(db, indexed):
 
 
 def test_commit_watcher_sees_commits_of_other_connections(tmp_path):
-    from search.backends.embedded import SQLiteCommitWatcher
+    from search.backends.faces_table import SQLiteCommitWatcher
 
     path = str(tmp_path / "watched.sqlite3")
     writer = sqlite3.connect(path)

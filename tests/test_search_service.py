@@ -241,10 +241,7 @@ def test_miranda_face_ranks_frames_of_both_his_shots_above_the_others(hamilton_m
 def test_dlib_duplicate_distance_on_real_clip(hamilton_movie):
     """The dlib default groups neighbouring frames of one person in one shot, and nothing else.
 
-    Measured on this clip (69 faces): a face and the same face 5 frames later are 0.06-0.35
-    apart (median 0.20); the same person in another shot is at least 0.29 away and another
-    person at least 0.30. Groups first mix two people or shots at a distance of 0.30, so the
-    default is 0.25: a margin below that, while still folding most neighbouring frames.
+    The measurement behind the default is in docs/duplicate-distance.md.
     """
     from faces.models import Face
 

@@ -110,10 +110,10 @@ def test_search_matches_the_numpy_reference(live, faces, django_db_blocker, exac
     with django_db_blocker.unblock():
         for embedder, dimension in VECTOR_DIMENSIONS.items():
             query = random_unit(rng, dimension)
-            hits = backend.nearest(query, embedder, 10, movie_id=movie_id, exact=exact)
-            assert [hit.face_id for hit in hits] == reference(faces, query, embedder, 10, movie_id)
-        some = list(faces)[:3]
-        assert all(np.array_equal(v, faces[i][2]) for i, v in backend.vectors(some).items())
+            found = backend.nearest(query, embedder, 10, movie_id=movie_id, exact=exact)
+            hits = [hit.face_id for hit in found.hits]
+            assert hits == reference(faces, query, embedder, 10, movie_id)
+            assert all(np.array_equal(v, faces[i][2]) for i, v in zip(hits, found.vectors))
 
 
 def test_vector_index_lifecycle(live, faces, django_db_blocker):
@@ -124,7 +124,7 @@ def test_vector_index_lifecycle(live, faces, django_db_blocker):
         try:
             assert vector_index_status(live)["dlib-resnet"]
             query = next(v for e, _, v in faces.values() if e == "dlib-resnet")
-            hits = SingleStoreBackend(live).nearest(query, "dlib-resnet", 5)
+            hits = SingleStoreBackend(live).nearest(query, "dlib-resnet", 5).hits
             assert hits[0].score == pytest.approx(1.0, abs=1e-5)
         finally:
             drop_vector_index("dlib-resnet", connection=live)

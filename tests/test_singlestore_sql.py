@@ -31,7 +31,7 @@ from config.database import database_config
 from config.singlestore.base import DatabaseWrapper
 from config.singlestore.layout import REFERENCE_APPS, VECTOR_DIMENSIONS, vector_column
 from config.singlestore.schema import STORAGE_TYPE_VARIABLE
-from faces.models import Face, pack_vector
+from faces.models import pack_vector
 from search.backends.singlestore import (
     SCAN_MARGIN,
     SingleStoreBackend,
@@ -349,23 +349,15 @@ def test_nearest_sends_one_bound_dot_product_query(movie_id, exact, scored_colum
         assert np.allclose(np.asarray(eval(params[0]), dtype=np.float32), query)
 
 
-def test_vectors_sends_one_bound_in_query():
-    fake = RecordingConnection(rows=[(3, pack_vector(np.ones(4, np.float32)))])
-    found = SingleStoreBackend(fake).vectors([5, 3, 5])
-    ((sql, params),) = fake.log
-    assert isinstance(parse(sql, params), exp.Select)
-    assert params == [3, 5]
-    assert list(found) == [3]
-    assert SingleStoreBackend(RecordingConnection()).vectors([]) == {}
-
-
 def test_nearest_ranks_the_candidates_exactly_and_applies_min_score():
     rng = np.random.default_rng(2)
     query = random_unit(rng, 128)
     vectors = {face_id: random_unit(rng, 128) for face_id in range(1, 61)}
     vectors[61] = vectors[60].copy()  # an exact duplicate: the tie goes to the lower id
     rows = [(face_id, pack_vector(vector), 0.0) for face_id, vector in vectors.items()]
-    hits = SingleStoreBackend(RecordingConnection(rows)).nearest(query, "dlib-resnet", 61)
+    fake = RecordingConnection(rows)
+    found = SingleStoreBackend(fake).nearest(query, "dlib-resnet", 61)
+    hits = found.hits
     scores = {
         face_id: float(v.astype(np.float64) @ query.astype(np.float64))
         for face_id, v in vectors.items()
@@ -373,17 +365,21 @@ def test_nearest_ranks_the_candidates_exactly_and_applies_min_score():
     expected = sorted(scores, key=lambda face_id: (-scores[face_id], face_id))
     assert [hit.face_id for hit in hits] == expected
     assert [hit.score for hit in hits] == pytest.approx([scores[i] for i in expected], abs=1e-12)
+    # The hits' vectors come from the same rows: one statement, no second fetch for grouping.
+    assert len(fake.log) == 1
+    assert all(np.array_equal(row, vectors[hit.face_id]) for hit, row in zip(hits, found.vectors))
     positive = [face_id for face_id in expected if scores[face_id] >= 0.0]
     assert len(positive) >= 5  # so that the limit, not the minimum score, ends the list
     limited = SingleStoreBackend(RecordingConnection(rows)).nearest(
         query, "dlib-resnet", 5, min_score=0.0
     )
-    assert [hit.face_id for hit in limited] == positive[:5]
+    assert [hit.face_id for hit in limited.hits] == positive[:5]
+    assert len(limited.vectors) == len(limited.hits)
     at_least = sorted(scores.values())[-3]  # a minimum that only three faces reach
     few = SingleStoreBackend(RecordingConnection(rows)).nearest(
         query, "dlib-resnet", 5, min_score=at_least
     )
-    assert [hit.face_id for hit in few] == expected[:3]
+    assert [hit.face_id for hit in few.hits] == expected[:3]
 
 
 def test_nearest_rejects_a_vector_of_the_wrong_dimension():
@@ -427,12 +423,10 @@ def test_exact_scan_sql_returns_what_the_embedded_backend_returns(sqlite_dot_pro
             for k in (1, 5, 100):
                 ours = sql_backend.nearest(query, embedder, k, movie_id=movie_id, exact=True)
                 theirs = embedded.nearest(query, embedder, k, movie_id=movie_id, exact=True)
-                assert [h.face_id for h in ours] == [h.face_id for h in theirs]
-                assert np.allclose([h.score for h in ours], [h.score for h in theirs])
-    some = list(Face.objects.values_list("id", flat=True)[:5])
-    ours, theirs = sql_backend.vectors(some), embedded.vectors(some)
-    assert sorted(ours) == sorted(theirs) == sorted(some)
-    assert all(np.array_equal(ours[i], theirs[i]) for i in ours)
+                assert [h.face_id for h in ours.hits] == [h.face_id for h in theirs.hits]
+                assert len(ours.hits) == min(k, 30 if movie_id else 60)
+                assert np.allclose([h.score for h in ours.hits], [h.score for h in theirs.hits])
+                assert np.array_equal(ours.vectors, theirs.vectors)
 
 
 # --- vector index management --------------------------------------------------------------------

@@ -26,25 +26,25 @@ from __future__ import annotations
 
 import logging
 import math
-import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 
 import faiss
 import numpy as np
 from django.conf import settings
 from django.db import connection
-from django.db.models import Max
 
-from faces.models import Face
-from search.backends.base import SCAN_MARGIN, rank_exactly
-from search.results import Hit
+from search.backends.base import SCAN_MARGIN, Neighbours, rank_exactly
+from search.backends.faces_table import (
+    SQLiteCommitWatcher,
+    embedder_fingerprint,
+    iter_rows,
+    rows_between,
+    table_fingerprint,
+)
 
 logger = logging.getLogger(__name__)
 
-# How many rows one database round trip loads.
-LOAD_CHUNK = 20_000
 # The IVF index is retrained when its collection has grown this many times since training
 # (centroids trained on a small collection describe a large one poorly).
 RETRAIN_GROWTH = 4
@@ -218,9 +218,9 @@ class Collection:
         movie_id: int | None,
         min_score: float | None,
         exact: bool,
-    ) -> list[Hit]:
+    ) -> Neighbours:
         if self.count == 0:
-            return []
+            return Neighbours.none()
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(-1)
         if query.shape[0] != self.dim:
             raise ValueError(
@@ -230,7 +230,7 @@ class Collection:
             None if movie_id is None else np.flatnonzero(self.movie_ids[: self.count] == movie_id)
         )
         if rows is not None and not len(rows):
-            return []
+            return Neighbours.none()
         use_index = self.index is not None and not exact
         if use_index and rows is not None and len(rows) <= exact_max_faces():
             use_index = False
@@ -269,20 +269,6 @@ class Collection:
         found = found[0]
         return found[found >= 0]
 
-    def vectors(self, face_ids: np.ndarray) -> dict[int, np.ndarray]:
-        """Vectors of the given faces that this collection holds."""
-        if self.count == 0 or not len(face_ids):
-            return {}
-        stored = self.ids[: self.count]
-        positions = np.searchsorted(stored, face_ids)
-        positions = np.minimum(positions, self.count - 1)
-        present = stored[positions] == face_ids
-        return {
-            int(face_id): self.matrix[row].copy()
-            for face_id, row, ok in zip(face_ids, positions, present, strict=True)
-            if ok
-        }
-
 
 class EmbeddedBackend:
     """In-process vector search for SQLite, PostgreSQL, MySQL/MariaDB (see the module doc)."""
@@ -307,7 +293,7 @@ class EmbeddedBackend:
         movie_id: int | None = None,
         min_score: float | None = None,
         exact: bool = False,
-    ) -> list[Hit]:
+    ) -> Neighbours:
         collection = self.collection(embedder)
         data_version = self._data_version()
         with collection.lock:
@@ -315,21 +301,6 @@ class EmbeddedBackend:
             return collection.nearest(
                 vector, k, movie_id=movie_id, min_score=min_score, exact=exact
             )
-
-    def vectors(self, face_ids: list[int]) -> dict[int, np.ndarray]:
-        wanted = np.asarray(sorted(set(face_ids)), dtype=np.int64)
-        found: dict[int, np.ndarray] = {}
-        with self._lock:
-            collections = list(self._collections.values())
-        for collection in collections:
-            with collection.lock:
-                found.update(collection.vectors(wanted))
-        missing = [int(face_id) for face_id in wanted if int(face_id) not in found]
-        if missing:
-            # Faces this process has not loaded (e.g. asked before any search): the table.
-            rows = Face.objects.filter(pk__in=missing).values_list("id", "embedding")
-            found.update({face_id: np.frombuffer(bytes(blob), "<f4") for face_id, blob in rows})
-        return found
 
     def _data_version(self) -> int | None:
         """The SQLite file's commit counter, or None where the fingerprint must be asked.
@@ -357,92 +328,8 @@ class EmbeddedBackend:
             self._watchers.clear()
 
 
-class SQLiteCommitWatcher:
-    """Tells, in microseconds, whether any connection committed to a SQLite file since last asked.
-
-    ``PRAGMA data_version`` on a connection of its own changes whenever another connection (of
-    any process) commits; this one only reads that counter, so every writer is "another". It
-    replaces the ``COUNT(*)`` fingerprint (about 8 ms at 1M faces) on the common path where
-    nothing changed between two searches.
-    """
-
-    def __init__(self, path: str) -> None:
-        self._lock = threading.Lock()
-        self._connection = sqlite3.connect(path, check_same_thread=False)
-
-    def version(self) -> int:
-        with self._lock:
-            return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
-
-    def close(self) -> None:
-        with self._lock:
-            self._connection.close()
-
-
 def exact_max_faces() -> int:
     return int(settings.FACEFINDER_SEARCH_EXACT_MAX_FACES)
-
-
-def table_fingerprint() -> tuple[int, int]:
-    """(row count, largest id) of the whole faces table, in one round trip.
-
-    On SQLite both are answered without reading rows: a bare ``COUNT(*)`` counts b-tree cells
-    and ``MAX(id)`` reads the last key. The table name is the model's, never user input.
-    """
-    table = connection.ops.quote_name(Face._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT (SELECT COUNT(*) FROM {table}), (SELECT MAX(id) FROM {table})")  # noqa: S608
-        count, max_id = cursor.fetchone()
-    return int(count), int(max_id or 0)
-
-
-def rows_between(after_id: int, upto_id: int) -> int:
-    """Faces with ``after_id < id <= upto_id`` (a primary-key range: cheap)."""
-    return Face.objects.filter(id__gt=after_id, id__lte=upto_id).count()
-
-
-def embedder_fingerprint(embedder: str) -> tuple[int, int]:
-    faces = Face.objects.filter(embedder=embedder)
-    return faces.count(), faces.aggregate(top=Max("id"))["top"] or 0
-
-
-def iter_rows(
-    embedder: str, *, after_id: int, upto_id: int | None = None
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Chunks of (ids, movie ids, vectors) of the embedder's faces, ``after_id < id <= upto_id``.
-
-    Streams in chunks so that loading a million 2 KB vectors never holds them twice.
-    """
-    faces = Face.objects.filter(embedder=embedder, id__gt=after_id)
-    if upto_id is not None:
-        faces = faces.filter(id__lte=upto_id)
-    rows = faces.order_by("id").values_list("id", "movie_id", "embedding")
-    ids: list[int] = []
-    movies: list[int] = []
-    blobs: list[bytes] = []
-    for face_id, movie_id, blob in rows.iterator(chunk_size=LOAD_CHUNK):
-        ids.append(face_id)
-        movies.append(movie_id)
-        blobs.append(bytes(blob))
-        if len(ids) >= LOAD_CHUNK:
-            yield _chunk(embedder, ids, movies, blobs)
-            ids, movies, blobs = [], [], []
-    if ids:
-        yield _chunk(embedder, ids, movies, blobs)
-
-
-def _chunk(
-    embedder: str, ids: list[int], movies: list[int], blobs: list[bytes]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    lengths = {len(blob) for blob in blobs}
-    if len(lengths) != 1:
-        raise ValueError(f"{embedder} faces hold vectors of different lengths: {sorted(lengths)}")
-    dim = lengths.pop() // 4
-    return (
-        np.asarray(ids, dtype=np.int64),
-        np.asarray(movies, dtype=np.int64),
-        np.frombuffer(b"".join(blobs), dtype="<f4").reshape(-1, dim),
-    )
 
 
 def train_ivf(vectors: np.ndarray) -> faiss.IndexIVFScalarQuantizer:

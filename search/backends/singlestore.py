@@ -16,14 +16,15 @@ Searching (``nearest``):
 
 Either way SQL returns the best ``k + SCAN_MARGIN`` rows with their stored vectors, and the
 final order is computed here exactly as the embedded backend does it (float64 dot products of
-the float32 vectors, ties by face id), so both backends return the same hits and scores.
+the float32 vectors, ties by face id), so both backends return the same hits and scores. The
+vectors of the hits go back with them (the search groups near-duplicates by them), so one
+statement per search is all SingleStoreDB is asked.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 
 import numpy as np
 from django.db import connection as default_connection
@@ -34,8 +35,7 @@ from config.singlestore.layout import (
     vector_index_name,
 )
 from faces.models import Face, pack_vector, unpack_vector
-from search.backends.base import SCAN_MARGIN, rank_exactly
-from search.results import Hit
+from search.backends.base import SCAN_MARGIN, Neighbours, rank_exactly
 
 VENDOR = "singlestore"
 
@@ -64,27 +64,19 @@ class SingleStoreBackend:
         movie_id: int | None = None,
         min_score: float | None = None,
         exact: bool = False,
-    ) -> list[Hit]:
+    ) -> Neighbours:
         query = np.asarray(vector, dtype="<f4").reshape(-1)
         if k <= 0:
-            return []
+            return Neighbours.none()
         sql, params = nearest_sql(query, embedder, k + SCAN_MARGIN, movie_id=movie_id, exact=exact)
         with self.connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         if not rows:
-            return []
+            return Neighbours.none()
         face_ids = np.asarray([int(row[0]) for row in rows], dtype=np.int64)
         vectors = np.stack([unpack_vector(row[1]) for row in rows])
         return rank_exactly(query, face_ids, vectors, k, min_score)
-
-    def vectors(self, face_ids: list[int]) -> dict[int, np.ndarray]:
-        if not face_ids:
-            return {}
-        sql, params = vectors_sql(face_ids)
-        with self.connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return {int(face_id): unpack_vector(blob) for face_id, blob in cursor.fetchall()}
 
 
 def _quote(name: str) -> str:
@@ -129,16 +121,6 @@ def nearest_sql(
         f"ORDER BY {_quote('score')} DESC LIMIT %s"
     )
     return sql, params
-
-
-def vectors_sql(face_ids: Sequence[int]) -> tuple[str, list]:
-    ids = sorted({int(face_id) for face_id in face_ids})
-    placeholders = ", ".join(["%s"] * len(ids))
-    sql = (
-        f"SELECT {_quote('id')}, {_quote('embedding')} FROM {_face_table()} "  # noqa: S608
-        f"WHERE {_quote('id')} IN ({placeholders})"
-    )
-    return sql, ids
 
 
 # --- the optional ANN vector index ------------------------------------------------------------

@@ -3,8 +3,10 @@
     manage.py search_faces --face ID [--k N] [--movie ID] [--min-score X] [--json]
     manage.py search_faces --image PATH [--face-index N] [--embedder NAME] [...]
 
-Calls the same search service as the results pages; a photo goes through the same checks and
-face pipeline as a photo uploaded on the site (``search.photos``).
+Runs the search the way the results pages and the JSON API do (``search.queries``); a photo
+goes through the same checks and face pipeline as a photo uploaded on the site
+(``search.photos``). ``--json`` prints the API's hit shape (README, "JSON API"), with site
+paths where the API has absolute URLs: a command has no request to take a host from.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ from django.conf import settings
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from faces.models import Face, unpack_vector
-from movies.display import hms
+from faces.models import unpack_vector
 from movies.models import Movie
 from search.photos import PhotoRejected, analyse_photo, read_photo
-from search.results import Hit, SearchResult
-from search.services import DEFAULT_K, SearchError, search_by_face, search_by_vector
+from search.presentation import GroupCard
+from search.queries import Answer, ImageFileQuery, QueryNotFound, face_query, run
+from search.services import DEFAULT_K, SearchError, check_filters
 
 
 class Command(BaseCommand):
@@ -53,6 +55,10 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print JSON")
 
     def handle(self, *args, **options) -> None:
+        try:  # the arguments first, before any face or photo is looked at
+            check_filters(options["k"], options["min_score"])
+        except SearchError as error:
+            raise CommandError(str(error)) from error
         if options["movie"] is not None and not Movie.objects.filter(pk=options["movie"]).exists():
             raise CommandError(f"There is no movie {options['movie']}.")
         filters = {
@@ -61,25 +67,26 @@ class Command(BaseCommand):
             "min_score": options["min_score"],
             "exact": options["exact"],
         }
-        query = None
-        try:
-            if options["face"] is not None:
-                result = search_by_face(options["face"], **filters)
-            else:
-                embedder = options["embedder"] or settings.FACEFINDER_EMBEDDER
-                vector, query = self._photo_face(options["image"], embedder, options["face_index"])
-                result = search_by_vector(vector, embedder, **filters)
-        except SearchError as error:
-            raise CommandError(str(error)) from error
-        rows = _describe(result)
-        if options["json"]:
-            self.stdout.write(json.dumps(_as_json(result, rows, query), indent=2))
+        if options["face"] is not None:
+            try:
+                query = face_query(options["face"])
+            except QueryNotFound as error:
+                raise CommandError(str(error)) from error
         else:
-            self._print(result, rows, query)
+            embedder = options["embedder"] or settings.FACEFINDER_EMBEDDER
+            query = self._photo_face(options["image"], embedder, options["face_index"])
+        answer = run(query, filters)
+        if answer.result is None:
+            raise CommandError(answer.error)
+        groups = answer.cards(answer.result.groups)
+        if options["json"]:
+            # No request, so no host: URLs are site paths (/media/..., /frames/<id>/).
+            document = {**answer.summary_json(), "results": [group.as_json() for group in groups]}
+            self.stdout.write(json.dumps(document, indent=2))
+        else:
+            self._print(answer, groups)
 
-    def _photo_face(
-        self, path: Path, embedder: str, face_index: int | None
-    ) -> tuple[np.ndarray, dict]:
+    def _photo_face(self, path: Path, embedder: str, face_number: int | None) -> ImageFileQuery:
         if not path.is_file():
             raise CommandError(f"{path} is not a file.")
         try:
@@ -89,94 +96,40 @@ class Command(BaseCommand):
         except PhotoRejected as error:
             raise CommandError(f"{path}: {error}") from error
         vectors = unpack_vector(packed).reshape(len(faces), -1)
-        if face_index is None:
+        if face_number is None:
             areas = [(f["box"][2] - f["box"][0]) * (f["box"][3] - f["box"][1]) for f in faces]
             chosen = int(np.argmax(areas))
-        elif 1 <= face_index <= len(faces):
-            chosen = face_index - 1
+        elif 1 <= face_number <= len(faces):
+            chosen = face_number - 1
         else:
             raise CommandError(
                 f"{path} has {len(faces)} face(s); --face-index must be between 1 and {len(faces)}."
             )
-        query = {"image": str(path), "faces": len(faces), "face_index": chosen + 1}
-        query["box"] = faces[chosen]["box"]
-        return vectors[chosen], query
+        boxes = [list(face["box"]) for face in faces]
+        return ImageFileQuery(path, embedder, boxes, chosen, vectors[chosen])
 
-    def _print(self, result: SearchResult, rows: dict[int, dict], query: dict | None) -> None:
-        if query is not None:
+    def _print(self, answer: Answer, groups: list[GroupCard]) -> None:
+        query, result = answer.query, answer.result
+        if isinstance(query, ImageFileQuery):
             self.stdout.write(
-                f"Query: face {query['face_index']} of {query['faces']} in {query['image']} "
-                f"(box {query['box']}), {result.embedder}"
+                f"Query: face {query.face_index + 1} of {len(query.boxes)} in {query.path} "
+                f"(box {query.boxes[query.face_index]}), {result.embedder}"
             )
         else:
             self.stdout.write(f"Query: face {result.query_face_id}, {result.embedder}")
-        others = [hit for hit in result.hits if hit.face_id != result.query_face_id]
-        if not others:
-            self.stdout.write(_empty_reason(result))
+        if answer.empty_reason:
+            self.stdout.write(answer.empty_reason)
             return
         self.stdout.write(f"{len(result.hits)} results in {len(result.groups)} groups\n")
         self.stdout.write(
             f"{'#':>3}  {'face':>8}  {'score':>7}  {'movie':<24} {'frame':>7}  "
             f"{'time':>8}  duplicates"
         )
-        for rank, group in enumerate(result.groups, start=1):
-            row = {"frame_index": "", "time": "", **rows[group.leader.face_id]}
-            duplicates = ", ".join(str(hit.face_id) for hit in group.duplicates) or "-"
+        for rank, group in enumerate(groups, start=1):
+            card = group.leader
+            duplicates = ", ".join(str(d.face_id) for d in group.duplicates) or "-"
             self.stdout.write(
-                f"{rank:>3}  {row['face_id']:>8}  {row['score']:>7.4f}  "
-                f"{row['movie'][:24]:<24} {row['frame_index']:>7}  {row['time']:>8}  {duplicates}"
+                f"{rank:>3}  {card.face_id:>8}  {card.score:>7.4f}  "
+                f"{card.movie_title[:24]:<24} {card.frame_index:>7}  "
+                f"{card.timestamp_display:>8}  {duplicates}"
             )
-
-
-def _empty_reason(result: SearchResult) -> str:
-    others = Face.objects.filter(embedder=result.embedder)
-    if result.query_face_id is not None:
-        others = others.exclude(pk=result.query_face_id)
-    if not others.exists():
-        return f"No other face has been stored with {result.embedder} yet: nothing to compare."
-    return "No face matches these filters."
-
-
-def _describe(result: SearchResult) -> dict[int, dict]:
-    """Movie, frame and time of every hit, in one query (embeddings not loaded)."""
-    scores = {hit.face_id: hit.score for hit in result.hits}
-    faces = (
-        Face.objects.without_embeddings()
-        .select_related("frame", "movie")
-        .filter(pk__in=list(scores))
-    )
-    rows = {
-        face_id: {"face_id": face_id, "score": round(score, 6), "movie": "(deleted)"}
-        for face_id, score in scores.items()
-    }
-    rows |= {
-        face.pk: {
-            "face_id": face.pk,
-            "score": round(scores[face.pk], 6),
-            "movie_id": face.movie_id,
-            "movie": face.movie.title,
-            "frame_index": face.frame_index,
-            "frame_name": face.frame.name,
-            "timestamp": round(face.frame.timestamp, 3),
-            "time": hms(face.frame.timestamp),
-            "box": [face.x1, face.y1, face.x2, face.y2],
-        }
-        for face in faces
-    }
-    return rows
-
-
-def _as_json(result: SearchResult, rows: dict[int, dict], query: dict | None) -> dict:
-    def entry(hit: Hit) -> dict:
-        return rows[hit.face_id]
-
-    return {
-        "embedder": result.embedder,
-        "query_face_id": result.query_face_id,
-        "query_photo": query,
-        "results": len(result.hits),
-        "groups": [
-            {**entry(group.leader), "duplicates": [entry(hit) for hit in group.duplicates]}
-            for group in result.groups
-        ],
-    }

@@ -1,0 +1,250 @@
+"""What is being searched, and the one way a search request becomes an answer.
+
+The results pages (``search.views``), the JSON API (``search.api``) and ``manage.py
+search_faces`` all go through here:
+
+- a *query* is what the search starts from: a stored face (``FaceQuery``), one face of the
+  user's uploaded photo (``PhotoQuery``) or one face of a photo file (``ImageFileQuery``, for
+  the command). It is looked up once, with everything its search and its display need.
+- ``answer`` takes the filters of a query string through ``SearchFiltersForm`` to ``run``, which
+  calls the search service (``search.services``) and returns an ``Answer``: the result, or why
+  there is none, and, when nothing but the query face was found, the one explanation that every
+  caller shows.
+
+The status of each outcome is decided here: a face or photo that does not exist (or is somebody
+else's photo) raises ``QueryNotFound``, an ``Http404``; an ``Answer`` without a result is a
+bad request (``Answer.status`` 400).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from django.http import Http404, QueryDict
+
+from faces.models import Face
+from search import services
+from search.forms import SearchFiltersForm
+from search.models import QueryPhoto
+from search.presentation import FaceCard, GroupCard, face_card, group_cards
+from search.results import Group, SearchResult
+
+# Turns a site path into the URL a client should follow (``request.build_absolute_uri``), or
+# None to leave paths as they are.
+Absolute = Callable[[str], str] | None
+
+
+class QueryNotFound(Http404):
+    """The face or photo asked about does not exist, or the photo is not the user's."""
+
+
+class Query(Protocol):
+    embedder: str
+    query_face_id: int | None  # the stored face searched with, None for a photo
+
+    def search(self, filters: dict) -> SearchResult: ...
+
+    def known_faces(self) -> dict[int, Face]:
+        """Face rows this query already holds (its own face), so cards do not read them again."""
+        ...
+
+    def as_json(self, absolute: Absolute = None) -> dict: ...
+
+
+class FaceQuery:
+    """A stored face; its row (embedding, frame and movie) is read once, by ``face_query``."""
+
+    def __init__(self, face: Face) -> None:
+        self.face = face
+        self.embedder = face.embedder
+        self.query_face_id = face.pk
+
+    def search(self, filters: dict) -> SearchResult:
+        return services.search_by_face(self.face, **filters)
+
+    def known_faces(self) -> dict[int, Face]:
+        return {self.face.pk: self.face}
+
+    def card(self) -> FaceCard:
+        return face_card(self.face, 1.0)
+
+    def as_json(self, absolute: Absolute = None) -> dict:
+        return {"type": "face", **self.card().as_json(absolute)}
+
+    def save_initial(self) -> dict:
+        """The query's fields of ``SaveSearchForm``."""
+        return {"face": self.face.pk}
+
+    def default_name(self) -> str:
+        return f"Face {self.face.pk} in {self.face.frame.name}"
+
+
+class PhotoQuery:
+    """Face ``face_index`` (from 0) of a photo the user uploaded."""
+
+    query_face_id = None
+
+    def __init__(self, photo: QueryPhoto, face_index: int) -> None:
+        self.photo = photo
+        self.face_index = face_index
+        self.embedder = photo.embedder
+
+    def search(self, filters: dict) -> SearchResult:
+        vector = self.photo.vector(self.face_index)
+        return services.search_by_vector(vector, self.embedder, **filters)
+
+    def known_faces(self) -> dict[int, Face]:
+        return {}
+
+    def as_json(self, absolute: Absolute = None) -> dict:
+        return {
+            "type": "photo",
+            "photo_id": self.photo.pk,
+            "face_index": self.face_index,
+            "face_count": self.photo.face_count,
+            "box": list(self.photo.box(self.face_index)),
+            "image_url": _url(self.photo.get_image_url(), absolute),
+        }
+
+    def save_initial(self) -> dict:
+        return {"photo": self.photo.pk, "photo_face_index": self.face_index}
+
+    def default_name(self) -> str:
+        name = self.photo.original_name or "photo"
+        if self.photo.face_count > 1:
+            return f"{name}, face {self.face_index + 1}"
+        return name
+
+
+@dataclass
+class ImageFileQuery:
+    """Face ``face_index`` (from 0) of a photo file on this machine; nothing is stored."""
+
+    path: Path
+    embedder: str
+    boxes: list[list[float]]  # every face found in the photo
+    face_index: int
+    vector: np.ndarray
+    query_face_id = None
+
+    def search(self, filters: dict) -> SearchResult:
+        return services.search_by_vector(self.vector, self.embedder, **filters)
+
+    def known_faces(self) -> dict[int, Face]:
+        return {}
+
+    def as_json(self, absolute: Absolute = None) -> dict:
+        return {
+            "type": "image",
+            "path": str(self.path),
+            "face_index": self.face_index,
+            "face_count": len(self.boxes),
+            "box": list(self.boxes[self.face_index]),
+        }
+
+
+def face_query(face_id: int) -> FaceQuery:
+    face = Face.objects.select_related("frame__movie").filter(pk=face_id).first()
+    if face is None:
+        raise QueryNotFound(f"There is no face {face_id}.")
+    return FaceQuery(face)
+
+
+def own_photo(user, photo_id: int) -> QueryPhoto:
+    """The user's own uploaded photo; everybody else's photos do not exist for them."""
+    photo = QueryPhoto.objects.filter(pk=photo_id, owner=user).first()
+    if photo is None:
+        raise QueryNotFound(f"There is no photo {photo_id}.")
+    return photo
+
+
+def photo_query(user, photo_id: int, face_index: int) -> PhotoQuery:
+    photo = own_photo(user, photo_id)
+    if not 0 <= face_index < photo.face_count:
+        raise QueryNotFound(f"This photo has no face {face_index + 1}.")
+    return PhotoQuery(photo, face_index)
+
+
+@dataclass
+class Answer:
+    """One search request's outcome, for a page, the API or the command to show."""
+
+    query: Query
+    form: SearchFiltersForm | None = None  # None when the filters did not come from a form
+    filters: dict | None = None
+    result: SearchResult | None = None
+    error: str | None = None  # why the search could not run (invalid filters: see ``form``)
+    empty_reason: str | None = None  # why nothing but the query face was found
+
+    @property
+    def status(self) -> int:
+        return 200 if self.result is not None else 400
+
+    def field_errors(self) -> dict[str, list[str]] | None:
+        """Filter name → its messages, when the filters were invalid."""
+        if self.form is None or self.form.is_valid():
+            return None
+        return {name: [str(m) for m in messages] for name, messages in self.form.errors.items()}
+
+    def cards(self, groups: Iterable[Group]) -> list[GroupCard]:
+        """What is shown of these groups (one page of them, or all), read in one query."""
+        return group_cards(list(groups), known=self.query.known_faces())
+
+    def summary_json(self, absolute: Absolute = None) -> dict:
+        """The search's own part of a JSON answer; the groups go beside it."""
+        assert self.result is not None
+        return {
+            "query": self.query.as_json(absolute),
+            "embedder": self.result.embedder,
+            "filters": self.filters,
+            "hit_count": len(self.result.hits),
+            "empty_reason": self.empty_reason,
+        }
+
+
+def answer(query: Query, params: QueryDict | dict) -> Answer:
+    """Search with the filters of a query string (``k``, ``movie``, ``min_score``)."""
+    form = SearchFiltersForm(params)
+    if not form.is_valid():
+        return Answer(query, form=form, error="Invalid filters.")
+    return run(query, form.filters(), form=form)
+
+
+def run(query: Query, filters: dict, *, form: SearchFiltersForm | None = None) -> Answer:
+    """Search with filters already in the service's terms (``k``, ``movie_id``, ...)."""
+    try:
+        result = query.search(filters)
+    except services.SearchError as error:
+        return Answer(query, form=form, filters=filters, error=str(error))
+    return Answer(
+        query,
+        form=form,
+        filters=filters,
+        result=result,
+        empty_reason=explain_empty(result, filters),
+    )
+
+
+def explain_empty(result: SearchResult, filters: dict) -> str | None:
+    """Why no face but the query face was found; None when others were."""
+    if any(hit.face_id != result.query_face_id for hit in result.hits):
+        return None
+    others = Face.objects.filter(embedder=result.embedder)
+    if result.query_face_id is not None:
+        others = others.exclude(pk=result.query_face_id)
+    if not others.exists():
+        return (
+            f"No other face has been embedded with {result.embedder} yet, so there is "
+            "nothing to compare with. Ingest more movies with this embedder."
+        )
+    if filters.get("movie_id") or filters.get("min_score") is not None:
+        return "No face matches these filters. Try all movies or a lower minimum score."
+    return "No similar face was found."
+
+
+def _url(path: str, absolute: Absolute) -> str:
+    return absolute(path) if absolute is not None else path
