@@ -6,6 +6,9 @@ import sys
 
 
 def main() -> None:
+    from config.environment import load_dotenv
+
+    load_dotenv()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     from django.core.management import execute_from_command_line
 

@@ -6,7 +6,6 @@ SingleStoreDB mapping lives here so that settings stay declarative.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +22,14 @@ SQLITE_OPTIONS = {
 SINGLESTORE_SCHEMES = ("singlestoredb://", "singlestore://")
 # django_singlestore plus Facefinder's table layout (vendor "singlestore"); see config/singlestore.
 SINGLESTORE_ENGINE = "config.singlestore"
-# django_singlestore reads DJANGO_SINGLESTORE_TABLE_STORAGE_TYPE_<APP> when it creates an app's
-# tables. Django's own apps and the small per-user search tables have unique keys that do not
-# contain their primary key (auth_user.username, the content-type pair, m2m pairs), which a
-# distributed table cannot enforce; as reference tables (copied to every leaf) they can, and
-# joins to them stay local. Movies, frames and faces stay distributed. Set a variable to
-# override one app.
-SINGLESTORE_REFERENCE_APPS = ("ADMIN", "AUTH", "CONTENTTYPES", "SEARCH")
 
 
 def database_config(url: str, base_dir: Path) -> dict[str, Any]:
-    """Return the ``DATABASES["default"]`` entry for ``url``."""
+    """Return the ``DATABASES["default"]`` entry for ``url``.
+
+    Nothing is created here: the SQLite file's folder is made by whoever sets up the machine
+    (``scripts/demo`` makes ``var/``).
+    """
     if url.startswith(SINGLESTORE_SCHEMES):
         return singlestore_config(url)
     config = environ.Env.db_url_config(url)
@@ -41,8 +37,6 @@ def database_config(url: str, base_dir: Path) -> dict[str, Any]:
         name = config["NAME"]
         if name and name != ":memory:" and not Path(name).is_absolute():
             config["NAME"] = str(base_dir / name)
-        if config["NAME"] != ":memory:":
-            Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         config.setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
     return config
 
@@ -55,6 +49,4 @@ def singlestore_config(url: str) -> dict[str, Any]:
     if not config.get("NAME"):
         where = url.split("@")[-1]
         raise environ.ImproperlyConfigured(f"DATABASE_URL ...@{where} names no database.")
-    for app in SINGLESTORE_REFERENCE_APPS:
-        os.environ.setdefault(f"DJANGO_SINGLESTORE_TABLE_STORAGE_TYPE_{app}", "ROWSTORE REFERENCE")
     return config

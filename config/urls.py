@@ -6,14 +6,11 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from config.accounts import SignUpView
 from config.media import serve_protected_media
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    # Log in, log out (POST only), password change and reset; templates in templates/registration.
-    path("accounts/", include("django.contrib.auth.urls")),
-    path("accounts/signup/", SignUpView.as_view(), name="signup"),
+    path("accounts/", include("accounts.urls")),
     # Every file under MEDIA_URL needs a login, in development and production alike.
     re_path(
         r"^{}(?P<path>.*)$".format(re.escape(settings.MEDIA_URL.lstrip("/"))),

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-VIDEOS = SHARED_DATA / "videos"
-FACES = SHARED_DATA / "faces"
+from tests.factories import Library, make_library
+from tests.ingest_helpers import Clips
+from tests.shared_data import HAMILTON_CLIP, HAMILTON_INGEST
 
 
 @pytest.fixture(autouse=True)
@@ -65,11 +63,26 @@ def staff_client(client, staff_user):
     return client
 
 
-# --- the real Hamilton clip, ingested once per session --------------------------------------
+@pytest.fixture
+def library(db) -> Library:
+    """A synthetic library (tests/factories.py): Anna in 12 shots of 2 near-identical frames
+    each, Ben in 4 single frames."""
+    return make_library()
 
-HAMILTON_CLIP = VIDEOS / "hamilton_whitehouse_clip.mp4"
-# The settings the shared fixture ingests with (the kill-and-resume test uses the same ones).
-HAMILTON_INGEST = {"sample_every": 5, "embedder": "dlib-resnet", "min_face": 0.06}
+
+@pytest.fixture
+def big_library(db) -> Library:
+    """Anna in 30 shots of 2 frames: enough groups to fill a page of 20."""
+    return make_library(people={"anna": (30, 2), "ben": (5, 1)}, seed=11)
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory) -> Clips:
+    """Small ffmpeg-made test videos, encoded once per session; each call returns a copy."""
+    return Clips(tmp_path_factory.mktemp("clips"))
+
+
+# --- the real Hamilton clip, ingested once per session --------------------------------------
 
 
 @pytest.fixture(scope="session")

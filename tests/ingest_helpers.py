@@ -1,4 +1,5 @@
-"""Small test videos for the ingest tests, made on the spot (OpenCV or Debian's ffmpeg)."""
+"""Small test videos for the ingest tests: OpenCV gradients made on the spot, and clips made
+with Debian's ffmpeg once per session (the ``clips`` fixture)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import HAMILTON_CLIP
+from tests.shared_data import HAMILTON_CLIP
 
 FFMPEG = shutil.which("ffmpeg")
 needs_ffmpeg = pytest.mark.skipif(
@@ -20,21 +21,6 @@ needs_ffmpeg = pytest.mark.skipif(
 
 def ffmpeg(*args: str) -> None:
     subprocess.run([FFMPEG, "-y", "-loglevel", "error", *args], check=True)
-
-
-def miranda_clip(folder: Path, suffix: str = ".mp4") -> Path:
-    """20 frames of Lin-Manuel Miranda's close-up (Hamilton frames 90-109), H.264."""
-    target = folder / f"miranda{suffix}"
-    mp4 = folder / "miranda.mp4"
-    if not mp4.exists():
-        ffmpeg(
-            "-i", str(HAMILTON_CLIP), "-vf", r"select=between(n\,90\,109),setpts=N/30/TB",
-            "-frames:v", "20", "-an", "-r", "30", "-c:v", "libx264", "-preset", "ultrafast",
-            "-pix_fmt", "yuv420p", str(mp4),
-        )  # fmt: skip
-    if suffix != ".mp4" and not target.exists():
-        ffmpeg("-i", str(mp4), "-c", "copy", str(target))
-    return target
 
 
 def faceless_clip(path: Path, frames: int = 12, size: tuple[int, int] = (160, 120)) -> Path:
@@ -53,25 +39,59 @@ def faceless_clip(path: Path, frames: int = 12, size: tuple[int, int] = (160, 12
     return path
 
 
-def truncated_clip(folder: Path) -> Path:
-    """An H.264 test pattern with its index first (faststart), cut in half: it opens, it
-    announces 60 frames, and decoding stops part way."""
-    whole = folder / "pattern.mp4"
-    ffmpeg(
-        "-f", "lavfi", "-i", "testsrc=size=320x240:rate=24:duration=2.5",
-        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-        "-movflags", "+faststart", str(whole),
-    )  # fmt: skip
-    data = whole.read_bytes()
-    cut = folder / "truncated.mp4"
-    cut.write_bytes(data[: len(data) // 2])
-    return cut
+class Clips:
+    """Small H.264 videos made with Debian's ffmpeg, each encoded once per test session.
 
+    Every call hands out a fresh copy in the caller's folder: tests move, lock and delete
+    their files, and ingest records a movie's path.
+    """
 
-def audio_only_clip(folder: Path) -> Path:
-    path = folder / "audio_only.mp4"
-    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac", str(path))
-    return path
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+
+    def miranda(self, folder: Path, suffix: str = ".mp4") -> Path:
+        """20 frames of Lin-Manuel Miranda's close-up (Hamilton frames 90-109), H.264 in
+        ``.mp4`` or, remuxed, any container ffmpeg writes by suffix (``.mkv``)."""
+        return self._copy(f"miranda{suffix}", folder)
+
+    def truncated(self, folder: Path) -> Path:
+        """An H.264 test pattern with its index first (faststart), cut in half: it opens, it
+        announces 60 frames, and decoding stops part way."""
+        return self._copy("truncated.mp4", folder)
+
+    def audio_only(self, folder: Path) -> Path:
+        """One second of a sine tone, AAC in mp4: no video stream."""
+        return self._copy("audio_only.mp4", folder)
+
+    def _copy(self, name: str, folder: Path) -> Path:
+        return Path(shutil.copy(self._master(name), folder / name))
+
+    def _master(self, name: str) -> Path:
+        master = self._folder / name
+        if master.exists():
+            return master
+        if name == "miranda.mp4":
+            ffmpeg(
+                "-i", str(HAMILTON_CLIP), "-vf", r"select=between(n\,90\,109),setpts=N/30/TB",
+                "-frames:v", "20", "-an", "-r", "30", "-c:v", "libx264", "-preset", "ultrafast",
+                "-pix_fmt", "yuv420p", str(master),
+            )  # fmt: skip
+        elif name.startswith("miranda."):
+            ffmpeg("-i", str(self._master("miranda.mp4")), "-c", "copy", str(master))
+        elif name == "truncated.mp4":
+            whole = self._folder / "pattern.mp4"
+            ffmpeg(
+                "-f", "lavfi", "-i", "testsrc=size=320x240:rate=24:duration=2.5",
+                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                "-movflags", "+faststart", str(whole),
+            )  # fmt: skip
+            data = whole.read_bytes()
+            master.write_bytes(data[: len(data) // 2])
+        elif name == "audio_only.mp4":
+            ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac", str(master))
+        else:
+            raise ValueError(f"no recipe for a test clip named {name!r}")
+        return master
 
 
 def media_files(media_root: Path | str, movie_id: int) -> set[str]:

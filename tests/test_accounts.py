@@ -170,6 +170,6 @@ def test_reset_link_with_a_bad_token_says_so(client, user):
 
 
 def test_console_mail_is_the_default(settings):
-    from config import settings as project_settings
+    from config import settings_base as project_settings
 
     assert project_settings.EMAIL_BACKEND == "django.core.mail.backends.console.EmailBackend"

@@ -2,54 +2,37 @@
 
 from __future__ import annotations
 
-import cv2
-import numpy as np
 import pytest
 from django.core.files.base import ContentFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from faces.models import Face, pack_vector
-from movies.models import Frame, Movie
+from faces.models import Face
+from tests.factories import image_bytes, make_face, make_frame, make_movie, unit
 
 pytestmark = pytest.mark.django_db
 
 
-def tiny_jpeg() -> bytes:
-    ok, data = cv2.imencode(".jpg", np.full((8, 8, 3), 128, np.uint8))
-    assert ok
-    return data.tobytes()
-
-
 @pytest.fixture
 def faces() -> list[Face]:
-    movie = Movie.objects.create(title="Hamilton at the White House", file_name="clip.mp4")
-    frame = Frame.objects.create(
-        movie=movie, index=25, timestamp=1.0, image=ContentFile(tiny_jpeg(), name="f.jpg")
-    )
-    vector = np.zeros(128, np.float32)
-    vector[0] = 1.0
-    made = []
-    for face_index, embedder in enumerate(["dlib-resnet", "facenet-vggface2"]):
-        face = Face(
-            movie=movie,
-            frame=frame,
-            frame_index=25,
+    """Two faces on one frame, one per embedder; only the first has a thumbnail."""
+    movie = make_movie("Hamilton at the White House", file_name="clip.mp4")
+    frame = make_frame(movie, 25, size=(8, 8))
+    vector = unit([1.0] + [0.0] * 127)
+    made = [
+        make_face(
+            frame,
+            vector,
             face_index=face_index,
-            x1=10,
-            y1=20,
-            x2=110,
-            y2=140,
+            embedder=embedder,
+            box=(10, 20, 110, 140),
             probability=0.99731,
             landmarks=[[40, 60], [80, 60], [60, 80], [45, 110], [75, 110]],
-            embedder=embedder,
-            embedding=pack_vector(vector),
         )
-        if face_index == 0:
-            face.thumbnail.save(f"faces/{movie.pk}_25_0.jpg", ContentFile(tiny_jpeg()), save=False)
-        face.save()
-        made.append(face)
+        for face_index, embedder in enumerate(["dlib-resnet", "facenet-vggface2"])
+    ]
+    made[0].thumbnail.save(f"faces/{movie.pk}_25_0.jpg", ContentFile(image_bytes()))
     return made
 
 

@@ -14,7 +14,7 @@ from faces.detection import (
     device,
     resolve_min_face,
 )
-from tests.conftest import FACES, SHARED_DATA
+from tests.shared_data import FACES, GROUP_PHOTOS
 
 MIN_PROBABILITY = 0.99
 
@@ -32,7 +32,7 @@ def miranda() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def obama_and_biden() -> np.ndarray:
-    return load_rgb(SHARED_DATA / "group_photos" / "obama_and_biden_1.jpg")
+    return load_rgb(GROUP_PHOTOS / "obama_and_biden_1.jpg")
 
 
 def test_finds_the_one_face_in_a_portrait(miranda):

@@ -28,7 +28,7 @@ from faces.embedders import (
     get_embedder,
 )
 from faces.pipeline import DetectedFace, analyse_images
-from tests.conftest import FACES, SHARED_DATA
+from tests.shared_data import FACES, GROUP_PHOTOS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -116,7 +116,7 @@ def test_dlib_same_person_scores_higher_than_another(dlib_vectors):
 
 
 def test_dlib_tells_the_people_in_a_group_photo_apart(dlib_vectors):
-    group = load_rgb(SHARED_DATA / "group_photos" / "obama_and_biden_1.jpg")
+    group = load_rgb(GROUP_PHOTOS / "obama_and_biden_1.jpg")
     faces = detect_faces(group, min_face_px=40, min_probability=0.99)
     largest = sorted(faces, key=lambda f: f.width * f.height, reverse=True)[:2]
     left, right = sorted(largest, key=lambda f: f.box[0])  # labels.csv: Biden, then Obama
@@ -158,7 +158,7 @@ def test_facenet_loads_a_weights_file_and_embeds_in_batches(
     assert (facenet.name, facenet.dimension) == ("facenet-vggface2", 512)
     assert get_embedder("facenet-vggface2") is facenet, "loaded once per process"
 
-    group = load_rgb(SHARED_DATA / "group_photos" / "obama_and_biden_1.jpg")
+    group = load_rgb(GROUP_PHOTOS / "obama_and_biden_1.jpg")
     miranda = portrait("lin_manuel_miranda", 1)
     items = [
         (group, detect_faces(group, min_face_px=40, min_probability=0.99)[:2]),
@@ -279,7 +279,7 @@ def test_facenet_weights_of_the_wrong_shape(
 def test_analyse_images_one_list_per_image_in_order():
     miranda = portrait("lin_manuel_miranda", 1)
     blank = np.zeros((360, 640, 3), np.uint8)
-    group = load_rgb(SHARED_DATA / "group_photos" / "obama_and_biden_1.jpg")
+    group = load_rgb(GROUP_PHOTOS / "obama_and_biden_1.jpg")
 
     results = analyse_images(
         [miranda, blank, group], embedder="dlib-resnet", min_face=0.05, min_probability=0.99
@@ -300,7 +300,7 @@ def test_analyse_images_one_list_per_image_in_order():
 
 
 def test_analyse_images_min_face_is_a_fraction_of_each_image_height():
-    group = load_rgb(SHARED_DATA / "group_photos" / "obama_and_biden_1.jpg")  # faces ~16% high
+    group = load_rgb(GROUP_PHOTOS / "obama_and_biden_1.jpg")  # faces ~16% high
     assert len(analyse_images([group], embedder="dlib-resnet", min_face=0.05)[0]) >= 2
     assert analyse_images([group], embedder="dlib-resnet", min_face=0.5) == [[]]
 
@@ -359,7 +359,7 @@ def test_images_side_by_side_give_what_one_at_a_time_gives(
     depend on it (facenet's random weights check mechanics only)."""
     facenet_with(random_facenet_weights)
     images = [
-        load_rgb(SHARED_DATA / "group_photos" / "obama_and_biden_1.jpg"),
+        load_rgb(GROUP_PHOTOS / "obama_and_biden_1.jpg"),
         portrait("lin_manuel_miranda", 1),
         np.zeros((200, 300, 3), np.uint8),
         portrait("barack_obama", 2),

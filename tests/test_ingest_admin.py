@@ -16,7 +16,7 @@ from django.urls import reverse
 from faces.models import Face
 from movies.models import Frame, Movie
 from movies.services import ingest_movie, register_movie
-from tests.ingest_helpers import faceless_clip, media_files, miranda_clip, needs_ffmpeg
+from tests.ingest_helpers import faceless_clip, media_files, needs_ffmpeg
 
 pytestmark = pytest.mark.django_db
 
@@ -66,9 +66,9 @@ def import_dir(tmp_path, settings):
 @needs_ffmpeg
 @pytest.mark.slow
 def test_add_by_server_path_then_ingest_action_runs_on_the_worker(
-    staff_client, import_dir, ingest_queue
+    staff_client, import_dir, ingest_queue, clips
 ):
-    clip = miranda_clip(import_dir)
+    clip = clips.miranda(import_dir)
     response = staff_client.post(
         reverse(ADD),
         {"server_path": str(clip), "title": "", "sample_every": 10, "embedder": "dlib-resnet",
@@ -225,10 +225,10 @@ def test_an_uploaded_movie_deleted_in_the_orm_takes_its_video_along(
 
 @needs_ffmpeg
 @pytest.mark.slow
-def test_a_cancelled_ingest_stops_between_batches_and_resumes_later(tmp_path, settings):
+def test_a_cancelled_ingest_stops_between_batches_and_resumes_later(tmp_path, settings, clips):
     settings.FACEFINDER_FRAME_BATCH = 1
     movie, _ = register_movie(
-        path=miranda_clip(tmp_path), sample_every=5, embedder="dlib-resnet", min_face=0.06
+        path=clips.miranda(tmp_path), sample_every=5, embedder="dlib-resnet", min_face=0.06
     )
 
     def cancel_after_first_batch(step):

@@ -12,15 +12,8 @@ from django.core.management import CommandError, call_command
 
 from faces.models import Face
 from movies.models import Frame, Movie
-from tests.conftest import FACES
-from tests.ingest_helpers import (
-    audio_only_clip,
-    faceless_clip,
-    media_files,
-    miranda_clip,
-    needs_ffmpeg,
-    truncated_clip,
-)
+from tests.ingest_helpers import faceless_clip, media_files, needs_ffmpeg
+from tests.shared_data import FACES
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -38,16 +31,16 @@ def run_ingest(*args: str) -> tuple[str, str, bool]:
 
 
 @needs_ffmpeg
-def test_each_bad_file_fails_alone_with_its_reason_and_leaves_nothing(tmp_path, settings):
+def test_each_bad_file_fails_alone_with_its_reason_and_leaves_nothing(tmp_path, settings, clips):
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "zero.mp4").write_bytes(b"")
     (bad / "notes.mkv").write_text("These are my notes, not a film.\n")
     shutil.copy(FACES / "barack_obama" / "1.jpg", bad / "photo.mp4")
     (bad / "garbage.mp4").write_bytes(os.urandom(50_000))
-    shutil.move(truncated_clip(tmp_path), bad / "truncated.mp4")
-    shutil.move(audio_only_clip(tmp_path), bad / "audio_only.mp4")
-    good = miranda_clip(tmp_path)
+    shutil.move(clips.truncated(tmp_path), bad / "truncated.mp4")
+    shutil.move(clips.audio_only(tmp_path), bad / "audio_only.mp4")
+    good = clips.miranda(tmp_path)
     missing = tmp_path / "missing.mp4"
 
     out, err, failed = run_ingest(
@@ -83,8 +76,10 @@ def test_each_bad_file_fails_alone_with_its_reason_and_leaves_nothing(tmp_path, 
 
 
 @needs_ffmpeg
-def test_a_truncated_video_is_failed_after_its_good_part_was_stored_and_removed(tmp_path, settings):
-    clip = truncated_clip(tmp_path)
+def test_a_truncated_video_is_failed_after_its_good_part_was_stored_and_removed(
+    tmp_path, settings, clips
+):
+    clip = clips.truncated(tmp_path)
     _, _, failed = run_ingest(str(clip), "--every", "2", "--embedder", "dlib-resnet")
     movie = Movie.objects.get()
     assert failed
@@ -138,8 +133,8 @@ def test_an_unreadable_file_is_reported(tmp_path):
 
 
 @needs_ffmpeg
-def test_matroska_without_a_frame_count_is_ingested_to_the_end(tmp_path):
-    clip = miranda_clip(tmp_path, ".mkv")
+def test_matroska_without_a_frame_count_is_ingested_to_the_end(tmp_path, clips):
+    clip = clips.miranda(tmp_path, ".mkv")
     out, _, failed = run_ingest(str(clip), "--every", "10", "--embedder", "dlib-resnet")
     movie = Movie.objects.get()
     assert not failed, out

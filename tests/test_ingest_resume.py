@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import HAMILTON_CLIP, HAMILTON_INGEST
 from tests.ingest_helpers import media_files
+from tests.shared_data import HAMILTON_CLIP, HAMILTON_INGEST
 
 # django_db: the shared fixture needs the test database (this test uses its own file DB).
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]

@@ -7,59 +7,27 @@ import re
 
 import numpy as np
 import pytest
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.urls import reverse
 from PIL import Image
 
-from faces.models import Face, pack_vector
+from faces.models import Face
 from movies.display import box_percentages, hms
 from movies.models import Frame, Movie, frame_image_path
+from tests.factories import make_face, make_frame, random_unit
 
 pytestmark = pytest.mark.django_db
 
 FRAME_W, FRAME_H = 160, 90
 
 
-def _jpeg(width: int, height: int, colour=(90, 120, 160)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), colour).save(buffer, "JPEG")
-    return buffer.getvalue()
-
-
-def make_frame(movie: Movie, index: int, *, faces: int = 0, fps: float = 25.0) -> Frame:
-    """A frame with a tiny stored JPEG and thumbnail, and ``faces`` boxed faces."""
-    image_name = default_storage.save(
-        frame_image_path(movie.pk, index), ContentFile(_jpeg(FRAME_W, FRAME_H))
-    )
-    thumb_name = default_storage.save(
-        frame_image_path(movie.pk, index, "thumbnail"), ContentFile(_jpeg(80, 45))
-    )
-    frame = Frame.objects.create(
-        movie=movie,
-        index=index,
-        timestamp=index / fps,
-        image=image_name,
-        thumbnail=thumb_name,
-    )
+def frame_with_faces(movie: Movie, index: int, faces: int = 0) -> Frame:
+    """A stored frame with ``faces`` faces side by side, 40 x 45 pixels each."""
+    frame = make_frame(movie, index, size=(FRAME_W, FRAME_H))
     rng = np.random.default_rng(index)
     for face_index in range(faces):
-        vector = rng.normal(size=128).astype(np.float32)
-        vector /= np.linalg.norm(vector)
         x1 = 10 + 50 * face_index
-        Face.objects.create(
-            movie=movie,
-            frame=frame,
-            frame_index=index,
-            face_index=face_index,
-            x1=x1,
-            y1=20,
-            x2=x1 + 40,
-            y2=65,
-            probability=0.995,
-            embedder="dlib-resnet",
-            embedding=pack_vector(vector),
-        )
+        box = (x1, 20, x1 + 40, 65)
+        make_face(frame, random_unit(rng), face_index=face_index, box=box, probability=0.995)
     return frame
 
 
@@ -78,7 +46,7 @@ def movie() -> Movie:
     )
     faces_by_index = {5: 2, 15: 1, 25: 1}
     for index in range(0, 55, 5):
-        make_frame(movie, index, faces=faces_by_index.get(index, 0))
+        frame_with_faces(movie, index, faces=faces_by_index.get(index, 0))
     return movie
 
 
@@ -151,7 +119,7 @@ def test_movie_list_query_count_does_not_grow_with_movies(
 ):
     for n in range(5):
         other = Movie.objects.create(title=f"Extra {n}")
-        make_frame(other, 0, faces=1)
+        frame_with_faces(other, 0, faces=1)
     with django_assert_max_num_queries(8):
         assert user_client.get("/").status_code == 200
 
@@ -193,7 +161,7 @@ def test_movie_page_shows_only_frames_with_faces_and_their_boxes(user_client, mo
 def test_movie_page_paginates_frames(user_client):
     movie = Movie.objects.create(title="Long", file_name="long.mkv")
     for index in range(30):
-        make_frame(movie, index, faces=1)
+        frame_with_faces(movie, index, faces=1)
     url = movie.get_absolute_url()
     first = user_client.get(url)
     assert [f.index for f in first.context["frames"]] == list(range(24))
@@ -209,14 +177,14 @@ def test_movie_page_paginates_frames(user_client):
 def test_movie_page_queries_do_not_grow_with_frames(user_client, django_assert_max_num_queries):
     movie = Movie.objects.create(title="Many")
     for index in range(20):
-        make_frame(movie, index, faces=2)
+        frame_with_faces(movie, index, faces=2)
     with django_assert_max_num_queries(9):
         assert user_client.get(movie.get_absolute_url()).status_code == 200
 
 
 def test_movie_without_faces_explains_why(user_client):
     movie = Movie.objects.create(title="Empty", status=Movie.Status.DONE)
-    make_frame(movie, 0)
+    frame_with_faces(movie, 0)
     content = user_client.get(movie.get_absolute_url()).content.decode()
     assert "No faces in this movie" in content
     queued = Movie.objects.create(title="Waiting", status=Movie.Status.QUEUED)

@@ -13,18 +13,16 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from PIL import Image
 
-from faces.models import Face, pack_vector
+from faces.models import Face
 from search.models import QueryPhoto, SavedSearch
 from search.presentation import group_cards
 from search.results import Group, Hit
-from tests.conftest import FACES, SHARED_DATA
-from tests.search_pages_fixtures import *  # noqa: F403
-from tests.search_pages_fixtures import EMBEDDER, make_library
+from tests.factories import EMBEDDER, faceless_photo, image_bytes, make_library, make_query_photo
+from tests.shared_data import FACES, GROUP_PHOTOS, MIRANDA, in_shot_of, shots_of
 
 MIRANDA_PHOTO = FACES / "lin_manuel_miranda" / "1.jpg"
-GROUP_PHOTO = SHARED_DATA / "group_photos" / "kit_harington_and_rose_leslie.jpg"
+GROUP_PHOTO = GROUP_PHOTOS / "kit_harington_and_rose_leslie.jpg"
 
 
 def face_url(face_id, **params) -> str:
@@ -41,12 +39,6 @@ def result_face_ids(html: str) -> list[int]:
 
 def duplicate_face_ids(html: str) -> list[int]:
     return [int(x) for x in re.findall(r'class="duplicate" data-face-id="(\d+)"', html)]
-
-
-def png_bytes(width: int, height: int, color=(120, 140, 160)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), color).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def upload(client, name: str, data: bytes, content_type: str = "image/jpeg"):
@@ -289,7 +281,9 @@ def test_truncated_image_is_refused(user_client):
 @pytest.mark.django_db
 def test_huge_pixel_count_is_refused_before_decoding(user_client, settings):
     settings.FACEFINDER_MAX_PHOTO_PIXELS = 1_000_000
-    response = upload(user_client, "wide.png", png_bytes(1500, 1000), "image/png")
+    response = upload(
+        user_client, "wide.png", image_bytes(1500, 1000, image_format="PNG"), "image/png"
+    )
     assert response.status_code == 400
     assert "1500 x 1000 pixels" in response.content.decode()
     assert "at most 1 megapixels" in response.content.decode()
@@ -299,7 +293,9 @@ def test_huge_pixel_count_is_refused_before_decoding(user_client, settings):
 def test_decompression_bomb_is_refused(user_client, settings):
     """A tiny file that claims an enormous canvas never gets decoded."""
     settings.FACEFINDER_MAX_PHOTO_PIXELS = 10**12  # only Pillow's own guard is left
-    response = upload(user_client, "bomb.png", png_bytes(20_000, 10_000), "image/png")
+    response = upload(
+        user_client, "bomb.png", image_bytes(20_000, 10_000, image_format="PNG"), "image/png"
+    )
     assert response.status_code == 400
     assert "too many pixels" in response.content.decode()
 
@@ -316,10 +312,7 @@ def test_too_many_bytes_is_refused(user_client, settings):
 @pytest.mark.django_db
 def test_photo_without_a_face_is_refused(user_client, settings):
     settings.FACEFINDER_EMBEDDER = EMBEDDER
-    buffer = io.BytesIO()
-    gradient = np.tile(np.linspace(0, 255, 400, dtype=np.uint8), (300, 1))
-    Image.fromarray(np.stack([gradient] * 3, axis=-1)).save(buffer, format="JPEG")
-    response = upload(user_client, "wall.jpg", buffer.getvalue())
+    response = upload(user_client, "wall.jpg", faceless_photo())
     assert response.status_code == 400
     assert "No face was found in this photo" in response.content.decode()
     assert not QueryPhoto.objects.exists()
@@ -382,26 +375,8 @@ def test_group_photo_asks_which_face_then_searches(user_client, settings, librar
     assert "private" in image["Cache-Control"]
 
 
-def _photo_for(owner, face: Face) -> QueryPhoto:
-    """A stored photo whose one face has the vector of ``face`` (no network needed)."""
-    from django.core.files.base import ContentFile
-
-    photo = QueryPhoto(
-        owner=owner,
-        original_name="me.jpg",
-        width=80,
-        height=80,
-        embedder=face.embedder,
-        faces=[{"box": [10, 10, 50, 60], "probability": 0.999}],
-        embeddings=pack_vector(face.vector),
-    )
-    photo.image.save("x.jpg", ContentFile(png_bytes(80, 80)), save=False)
-    photo.save()
-    return photo
-
-
 def test_photo_pages_are_private_to_their_uploader(client, user, other_user, library):
-    photo = _photo_for(user, library.first("anna"))
+    photo = make_query_photo(user, library.first("anna"))
     client.force_login(other_user)
     for url in (
         reverse("search:photo-faces", args=[photo.pk]),
@@ -419,7 +394,7 @@ def test_photo_pages_are_private_to_their_uploader(client, user, other_user, lib
 def test_photo_file_is_not_reachable_through_the_generic_media_url(
     client, user, other_user, library
 ):
-    photo = _photo_for(user, library.first("anna"))
+    photo = make_query_photo(user, library.first("anna"))
     client.force_login(other_user)
     assert client.get(photo.image.url).status_code == 404
 
@@ -428,9 +403,9 @@ def test_expired_unsaved_photos_are_deleted_but_saved_ones_kept(user, library, s
     from django.utils import timezone
 
     old = timezone.now() - timedelta(seconds=settings.FACEFINDER_PHOTO_TTL_SECONDS + 60)
-    unsaved = _photo_for(user, library.first("anna"))
-    saved = _photo_for(user, library.first("ben"))
-    fresh = _photo_for(user, library.first("anna"))
+    unsaved = make_query_photo(user, library.first("anna"))
+    saved = make_query_photo(user, library.first("ben"))
+    fresh = make_query_photo(user, library.first("anna"))
     QueryPhoto.objects.filter(pk__in=[unsaved.pk, saved.pk]).update(created_at=old)
     SavedSearch.objects.create(owner=user, name="kept", photo=saved, photo_face_index=0)
     unsaved_file = unsaved.image.name
@@ -446,7 +421,7 @@ def test_expired_unsaved_photos_are_deleted_but_saved_ones_kept(user, library, s
 def test_each_upload_cleans_up_expired_photos(user_client, user, settings, library):
     from django.utils import timezone
 
-    stale = _photo_for(user, library.first("anna"))
+    stale = make_query_photo(user, library.first("anna"))
     QueryPhoto.objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(days=1))
     upload(user_client, "notes.jpg", b"not an image")  # even a refused upload cleans up
     assert not QueryPhoto.objects.filter(pk=stale.pk).exists()
@@ -454,12 +429,7 @@ def test_each_upload_cleans_up_expired_photos(user_client, user, settings, libra
 
 
 # --- The real clip ----------------------------------------------------------------------------
-# shots.csv: Miranda is in frames 0-19 (wide stage shot) and 82-210 (close-up); Lacamoire in
-# 20-81, the Obamas in 211-274.
-
-
-def in_miranda_shots(frame_index: int) -> bool:
-    return frame_index <= 19 or 82 <= frame_index <= 210
+# shots.csv: Miranda is in a wide stage shot and a close-up.
 
 
 def shown_frame_indexes(html: str) -> tuple[list[int], list[int]]:
@@ -473,7 +443,10 @@ def shown_frame_indexes(html: str) -> tuple[list[int], list[int]]:
 @pytest.mark.slow
 def test_real_clip_miranda_face_ranks_both_his_shots_first(user_client, hamilton_movie, settings):
     settings.FACEFINDER_GROUPS_PER_PAGE = 50
-    faces = Face.objects.filter(movie=hamilton_movie, frame_index__range=(82, 210))
+    wide, close_up = shots_of(MIRANDA)
+    faces = Face.objects.filter(
+        movie=hamilton_movie, frame_index__range=(close_up.first_frame, close_up.last_frame)
+    )
     query = max(faces, key=lambda f: f.x2 - f.x1)  # Miranda fills his close-up shot
     response = user_client.get(face_url(query.pk, k=25))
     assert response.status_code == 200
@@ -481,8 +454,8 @@ def test_real_clip_miranda_face_ranks_both_his_shots_first(user_client, hamilton
     leaders, shown = shown_frame_indexes(html)
     assert len(shown) == 25
     # All 25 best faces are Miranda's, from both of his shots.
-    assert all(in_miranda_shots(i) for i in shown), shown
-    assert any(i <= 19 for i in shown) and any(82 <= i <= 210 for i in shown)
+    assert all(in_shot_of(MIRANDA, i) for i in shown), shown
+    assert any(i in wide for i in shown) and any(i in close_up for i in shown)
     # Near-duplicates are grouped: the close-up shot's frames sit beside their leader.
     assert len(leaders) < len(shown) / 2
     assert f"hamilton_whitehouse_clip.mp4_{query.frame_index}" in html
@@ -500,6 +473,7 @@ def test_real_photo_of_miranda_finds_both_his_shots(user_client, hamilton_movie,
     assert page.status_code == 200
     leaders, shown = shown_frame_indexes(page.content.decode())
     assert len(shown) == 25
-    assert all(in_miranda_shots(i) for i in shown), shown
-    assert any(i <= 19 for i in shown) and any(82 <= i <= 210 for i in shown)
-    assert 82 <= leaders[0] <= 210  # the best match is a close-up frame
+    wide, close_up = shots_of(MIRANDA)
+    assert all(in_shot_of(MIRANDA, i) for i in shown), shown
+    assert any(i in wide for i in shown) and any(i in close_up for i in shown)
+    assert leaders[0] in close_up  # the best match is a close-up frame

@@ -5,32 +5,15 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
-from faces.models import pack_vector
 from search.models import QueryPhoto, SavedSearch
-from tests.search_pages_fixtures import *  # noqa: F403
+from tests.factories import make_query_photo
 
 
 def save(client, **data):
     return client.post(reverse("search:saved-create"), data)
-
-
-def photo_of(owner, face) -> QueryPhoto:
-    photo = QueryPhoto(
-        owner=owner,
-        original_name="portrait.jpg",
-        width=64,
-        height=64,
-        embedder=face.embedder,
-        faces=[{"box": [4, 4, 40, 50], "probability": 0.999}],
-        embeddings=pack_vector(face.vector),
-    )
-    photo.image.save("p.jpg", ContentFile(b"\xff\xd8 not really decoded here"), save=False)
-    photo.save()
-    return photo
 
 
 @pytest.fixture
@@ -173,11 +156,11 @@ def test_unknown_saved_search_is_a_404(user_client, saved):
 def test_photo_search_is_saved_and_cannot_borrow_another_users_photo(
     user_client, user, other_user, library
 ):
-    theirs = photo_of(other_user, library.first("anna"))
+    theirs = make_query_photo(other_user, library.first("anna"))
     save(user_client, name="theirs", photo=theirs.pk, photo_face_index=0)
     assert not SavedSearch.objects.exists()
 
-    mine = photo_of(user, library.first("anna"))
+    mine = make_query_photo(user, library.first("anna"))
     save(user_client, name="bad index", photo=mine.pk, photo_face_index=3)
     assert not SavedSearch.objects.exists()
 
@@ -191,7 +174,7 @@ def test_photo_search_is_saved_and_cannot_borrow_another_users_photo(
 
 
 def test_deleting_the_last_saved_search_of_a_photo_deletes_the_photo(user_client, user, library):
-    photo = photo_of(user, library.first("anna"))
+    photo = make_query_photo(user, library.first("anna"))
     first = SavedSearch.objects.create(owner=user, name="one", photo=photo, photo_face_index=0)
     second = SavedSearch.objects.create(owner=user, name="two", photo=photo, photo_face_index=0)
     file_name = photo.image.name
@@ -224,7 +207,7 @@ def test_saved_list_reads_rows_without_n_plus_one(
 
 
 def test_admin_lists_saved_searches_and_photos(staff_client, user, saved, library):
-    photo = photo_of(user, library.first("ben"))
+    photo = make_query_photo(user, library.first("ben"))
     for url in (
         reverse("admin:search_savedsearch_changelist"),
         reverse("admin:search_queryphoto_changelist"),

@@ -8,16 +8,14 @@ import math
 from urllib.parse import urlencode
 
 import pytest
-from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.urls import reverse
 
 from config import api
 from faces.models import Face
 from movies.models import Movie
-from search.models import QueryPhoto
 from search.services import search_by_face
-from tests.search_pages_fixtures import *  # noqa: F403
+from tests.factories import make_library, make_query_photo
 
 ENVELOPE = {"count", "page", "num_pages", "next", "previous", "results"}
 
@@ -26,24 +24,9 @@ def api_url(face_id: int, query: str = "") -> str:
     return reverse("api:search:face", args=[face_id]) + (f"?{query}" if query else "")
 
 
-def stored_photo(owner, face) -> QueryPhoto:
-    """An uploaded photo whose one face has ``face``'s vector."""
-    photo = QueryPhoto(
-        owner=owner,
-        width=10,
-        height=10,
-        embedder=face.embedder,
-        faces=[{"box": [1, 1, 9, 9], "probability": 0.999}],
-        embeddings=bytes(face.embedding),
-    )
-    photo.image.save("p.jpg", ContentFile(b"x"), save=False)
-    photo.save()
-    return photo
-
-
 @pytest.mark.django_db
 def test_anonymous_gets_json_401_not_a_redirect(client, user, library):
-    photo = stored_photo(user, library.first("ben"))
+    photo = make_query_photo(user, library.first("ben"))
     for url in (api_url(library.first("anna").pk), reverse("api:search:photo", args=[photo.pk, 0])):
         response = client.get(url)
         assert response.status_code == 401
@@ -96,7 +79,7 @@ def test_each_result_carries_what_a_client_needs(user_client, library):
 
 
 def test_movie_filter(user_client, library):
-    other = make_library(title="Elsewhere", people={"dora": (2, 1)}, seed=5)  # noqa: F405
+    other = make_library(title="Elsewhere", people={"dora": (2, 1)}, seed=5)
     data = user_client.get(api_url(library.first("anna").pk, f"movie={other.movie.pk}")).json()
     movies = {g["movie"]["id"] for g in data["results"][1:]}
     assert movies == {other.movie.pk}
@@ -119,7 +102,7 @@ def test_bad_filters_are_json_400(user_client, library):
 
 def test_photo_endpoint_is_private_to_the_uploader(client, user, other_user, library):
     face = library.first("ben")
-    photo = stored_photo(user, face)
+    photo = make_query_photo(user, face, faces=[{"box": [1, 1, 9, 9], "probability": 0.999}])
     url = reverse("api:search:photo", args=[photo.pk, 0])
     client.force_login(other_user)
     assert client.get(url).status_code == 404
@@ -185,7 +168,7 @@ def test_a_page_past_the_end_is_a_json_404(user_client, library):
 
 def test_an_empty_result_is_one_empty_page_with_its_explanation(user_client, user, library):
     empty = Movie.objects.create(title="Not ingested yet")
-    url = reverse("api:search:photo", args=[stored_photo(user, library.first("ben")).pk, 0])
+    url = reverse("api:search:photo", args=[make_query_photo(user, library.first("ben")).pk, 0])
     data = user_client.get(f"{url}?movie={empty.pk}").json()
     assert (data["count"], data["page"], data["num_pages"], data["results"]) == (0, 1, 1, [])
     assert data["hit_count"] == 0
@@ -216,7 +199,7 @@ def test_other_methods_are_a_json_405(user_client, library):
 
 def test_the_old_urls_redirect_permanently_with_the_query_string(user_client, user, library):
     face = library.first("anna")
-    photo = stored_photo(user, library.first("ben"))
+    photo = make_query_photo(user, library.first("ben"))
     moved = {
         f"/search/api/face/{face.pk}/": reverse("api:search:face", args=[face.pk]),
         f"/search/api/photo/{photo.pk}/face/0/": reverse("api:search:photo", args=[photo.pk, 0]),

@@ -12,7 +12,7 @@ from faces.models import pack_vector
 from search.backends import get_backend
 from search.backends.embedded import EmbeddedBackend
 from search.services import search_by_face, search_by_vector
-from tests.search_engine_helpers import add_faces, clustered_vectors, make_movie, unit
+from tests.factories import add_faces, clustered_vectors, make_movie, unit
 
 DIM = 64
 

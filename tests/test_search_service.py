@@ -16,7 +16,8 @@ from search.services import (
     search_by_face,
     search_by_vector,
 )
-from tests.search_engine_helpers import add_faces, make_movie, unit
+from tests.factories import add_faces, make_movie, unit
+from tests.shared_data import LACAMOIRE, MIRANDA, in_shot_of, shot_at, shots_of
 
 
 def on_circle(angle: float) -> np.ndarray:
@@ -202,40 +203,38 @@ def test_search_by_vector_with_nothing_stored_finds_nothing(db):
 
 # --- the real Hamilton clip (MTCNN + dlib-resnet, every 5th frame) ---------------------------
 
-MIRANDA_SHOTS = ((0, 19), (82, 210))  # shots.csv
-
-
-def in_miranda_shot(frame_index: int) -> bool:
-    return any(first <= frame_index <= last for first, last in MIRANDA_SHOTS)
-
 
 def person_in_clip(face) -> str:
-    """Who a Hamilton face is, from shots.csv and where the face sits in its shot."""
+    """Who a Hamilton face is in which shot, from shots.csv and where the face sits in it."""
+    shot = shot_at(face.frame_index)
     centre = (face.x1 + face.x2) / 2
-    if face.frame_index <= 19:  # wide stage shot: Lacamoire far left, Miranda right
-        return "miranda-1" if centre > 320 else "lacamoire-1"
-    if face.frame_index <= 81:
-        return "lacamoire-2"
-    if face.frame_index <= 210:
-        return "miranda-2"
-    return f"audience-{int(centre // 100)}"  # four people sitting still
+    if set(shot.people) == {MIRANDA, LACAMOIRE}:  # wide stage shot: Lacamoire far left
+        person = MIRANDA if centre > 320 else LACAMOIRE
+    elif len(shot.people) == 1:  # a close-up
+        (person,) = shot.people
+    else:
+        return f"audience-{int(centre // 100)}"  # four people sitting still
+    return f"{person} in frames {shot.first_frame}-{shot.last_frame}"
 
 
 @pytest.mark.slow
 def test_miranda_face_ranks_frames_of_both_his_shots_above_the_others(hamilton_movie):
     from faces.models import Face
 
+    wide, close_up = shots_of(MIRANDA)
     faces = Face.objects.filter(movie=hamilton_movie)
-    query = faces.filter(frame_index__gte=82, frame_index__lte=210).order_by("frame_index")[0]
+    query = faces.filter(
+        frame_index__gte=close_up.first_frame, frame_index__lte=close_up.last_frame
+    ).order_by("frame_index")[0]
     result = search_by_face(query.pk, k=faces.count())
     frame_of = dict(faces.values_list("id", "frame_index"))
     frames_in_rank_order = list(dict.fromkeys(frame_of[hit.face_id] for hit in result.hits))
-    flags = [in_miranda_shot(frame) for frame in frames_in_rank_order]
+    flags = [in_shot_of(MIRANDA, frame) for frame in frames_in_rank_order]
     miranda_frames = sum(flags)
     assert all(flags[:miranda_frames]), frames_in_rank_order
     # Both shots are there: the small, frontal face of the wide shot too.
-    assert any(frame <= 19 for frame in frames_in_rank_order[:miranda_frames])
-    assert any(82 <= frame <= 210 for frame in frames_in_rank_order[:miranda_frames])
+    assert any(frame in wide for frame in frames_in_rank_order[:miranda_frames])
+    assert any(frame in close_up for frame in frames_in_rank_order[:miranda_frames])
 
 
 @pytest.mark.slow

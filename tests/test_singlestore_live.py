@@ -22,13 +22,13 @@ from django.db import IntegrityError, connections
 from config.database import database_config
 from config.singlestore.layout import VECTOR_DIMENSIONS, vector_column
 from faces.models import Face, pack_vector
-from movies.models import Frame, Movie
 from search.backends.singlestore import (
     SingleStoreBackend,
     create_vector_index,
     drop_vector_index,
     vector_index_status,
 )
+from tests.factories import make_face, make_frame, make_movie, random_unit
 
 URL = os.environ.get("SINGLESTORE_URL", "")
 ALIAS = "singlestore_live"
@@ -54,11 +54,6 @@ def live(django_db_blocker):
             del connections.settings[ALIAS]
 
 
-def unit(rng, dimension):
-    vector = rng.normal(size=dimension).astype(np.float32)
-    return vector / np.linalg.norm(vector)
-
-
 @pytest.fixture(scope="module")
 def faces(live, django_db_blocker):
     """Two movies of faces in both embedders: {face id: (embedder, movie id, vector)}."""
@@ -66,30 +61,13 @@ def faces(live, django_db_blocker):
     stored = {}
     with django_db_blocker.unblock():
         for number in range(2):
-            movie = Movie.objects.using(ALIAS).create(title=f"Live {number}")
+            movie = make_movie(f"Live {number}", using=ALIAS)
             for index in range(40):
-                frame = Frame.objects.using(ALIAS).create(
-                    movie=movie,
-                    index=index,
-                    timestamp=index / 25,
-                    width=64,
-                    height=48,
-                    image=f"movies/{movie.pk}/frames/{index:08d}.jpg",
-                )
-                for face_index, embedder in enumerate(VECTOR_DIMENSIONS):
-                    vector = unit(rng, VECTOR_DIMENSIONS[embedder])
-                    face = Face.objects.using(ALIAS).create(
-                        movie=movie,
-                        frame=frame,
-                        frame_index=index,
-                        face_index=face_index,
-                        x1=0,
-                        y1=0,
-                        x2=9,
-                        y2=9,
-                        probability=0.999,
-                        embedder=embedder,
-                        embedding=pack_vector(vector),
+                frame = make_frame(movie, index, stored=False, size=(64, 48), using=ALIAS)
+                for face_index, (embedder, dimension) in enumerate(VECTOR_DIMENSIONS.items()):
+                    vector = random_unit(rng, dimension)
+                    face = make_face(
+                        frame, vector, face_index=face_index, embedder=embedder, using=ALIAS
                     )
                     stored[face.pk] = (embedder, movie.pk, vector)
     return stored
@@ -131,7 +109,7 @@ def test_search_matches_the_numpy_reference(live, faces, django_db_blocker, exac
     movie_id = next(iter(faces.values()))[1] if movie_filter else None
     with django_db_blocker.unblock():
         for embedder, dimension in VECTOR_DIMENSIONS.items():
-            query = unit(rng, dimension)
+            query = random_unit(rng, dimension)
             found = backend.nearest(query, embedder, 10, movie_id=movie_id, exact=exact)
             hits = [hit.face_id for hit in found.hits]
             assert hits == reference(faces, query, embedder, 10, movie_id)

@@ -27,11 +27,11 @@ from django.db.migrations.state import ProjectState
 from singlestoredb.mysql.connection import Connection as ClientConnection
 from sqlglot import exp
 
-from config.database import SINGLESTORE_REFERENCE_APPS, database_config
+from config.database import database_config
 from config.singlestore.base import DatabaseWrapper
-from config.singlestore.layout import VECTOR_DIMENSIONS, vector_column
-from faces.models import Face, pack_vector
-from movies.models import Frame, Movie
+from config.singlestore.layout import REFERENCE_APPS, VECTOR_DIMENSIONS, vector_column
+from config.singlestore.schema import STORAGE_TYPE_VARIABLE
+from faces.models import pack_vector
 from search.backends.singlestore import (
     SCAN_MARGIN,
     SingleStoreBackend,
@@ -39,6 +39,7 @@ from search.backends.singlestore import (
     drop_vector_index,
     vector_index_status,
 )
+from tests.factories import make_face, make_frame, make_movie, random_unit
 
 URL = "singlestoredb://facefinder:secret@s2.example:3306/facefinder"
 ALIAS = "singlestore_offline"
@@ -48,7 +49,7 @@ ALIAS = "singlestore_offline"
 # is reviewed and added here.
 REVIEWED_COMMAND_PREFIXES = {
     # Reference tables: "CREATE ROWSTORE REFERENCE TABLE" (django_singlestore's output for the
-    # apps in SINGLESTORE_REFERENCE_APPS).
+    # apps in REFERENCE_APPS).
     "create reference table": "CREATE ROWSTORE REFERENCE TABLE `",
     # ANN index (vector_index create): ALTER TABLE ... ADD VECTOR INDEX ... INDEX_OPTIONS '...'.
     "add vector index": "ALTER TABLE `faces_face` ADD VECTOR INDEX `faces_face_embedding_",
@@ -77,8 +78,8 @@ def offline_singlestore(version: tuple[int, int, int] = (8, 9, 0)):
     ``escape`` to quote default values, as it would on a live connection).
     """
     with mock.patch.dict(os.environ):
-        for app in SINGLESTORE_REFERENCE_APPS:
-            os.environ.pop(f"DJANGO_SINGLESTORE_TABLE_STORAGE_TYPE_{app}", None)
+        for app in REFERENCE_APPS:
+            os.environ.pop(STORAGE_TYPE_VARIABLE + app.upper(), None)
         settings_dict = complete_settings(database_config(URL, Path()))
         wrapper = DatabaseWrapper(settings_dict, alias=ALIAS)
         wrapper.__dict__["s2_version"] = version
@@ -162,6 +163,26 @@ def test_every_migration_statement_parses_or_is_a_reviewed_command(ddl):
 def test_contrib_apps_are_reference_tables(ddl):
     for table in ("auth_user", "auth_permission", "django_content_type", "django_admin_log"):
         assert create_table(ddl, table).startswith(f"CREATE ROWSTORE REFERENCE TABLE `{table}`")
+    assert create_table(ddl, "search_savedsearch").startswith("CREATE ROWSTORE REFERENCE TABLE")
+
+
+def test_reference_tables_leave_the_environment_as_it_was(django_db_blocker):
+    with django_db_blocker.unblock(), offline_singlestore() as wrapper:
+        before = dict(os.environ)
+        migration_statements(wrapper)
+        assert dict(os.environ) == before
+
+
+def test_a_storage_type_set_in_the_environment_wins(django_db_blocker):
+    columnstore_auth = {STORAGE_TYPE_VARIABLE + "AUTH": "REFERENCE"}
+    with (
+        django_db_blocker.unblock(),
+        offline_singlestore() as wrapper,
+        mock.patch.dict(os.environ, columnstore_auth),
+    ):
+        ddl = migration_statements(wrapper)
+    assert create_table(ddl, "auth_user").startswith("CREATE REFERENCE TABLE `auth_user`")
+    assert create_table(ddl, "django_content_type").startswith("CREATE ROWSTORE REFERENCE TABLE")
 
 
 def table_definitions(sql: str) -> list[str]:
@@ -294,11 +315,6 @@ class RecordingConnection:
         return self.version
 
 
-def unit(rng, dimension):
-    vector = rng.normal(size=dimension).astype(np.float32)
-    return vector / np.linalg.norm(vector)
-
-
 @pytest.mark.parametrize(
     ("movie_id", "exact", "scored_column"),
     [
@@ -309,7 +325,7 @@ def unit(rng, dimension):
 )
 def test_nearest_sends_one_bound_dot_product_query(movie_id, exact, scored_column):
     rng = np.random.default_rng(1)
-    query = unit(rng, 128)
+    query = random_unit(rng, 128)
     fake = RecordingConnection()
     SingleStoreBackend(fake).nearest(query, "dlib-resnet", 20, movie_id=movie_id, exact=exact)
     ((sql, params),) = fake.log
@@ -335,8 +351,8 @@ def test_nearest_sends_one_bound_dot_product_query(movie_id, exact, scored_colum
 
 def test_nearest_ranks_the_candidates_exactly_and_applies_min_score():
     rng = np.random.default_rng(2)
-    query = unit(rng, 128)
-    vectors = {face_id: unit(rng, 128) for face_id in range(1, 61)}
+    query = random_unit(rng, 128)
+    vectors = {face_id: random_unit(rng, 128) for face_id in range(1, 61)}
     vectors[61] = vectors[60].copy()  # an exact duplicate: the tie goes to the lower id
     rows = [(face_id, pack_vector(vector), 0.0) for face_id, vector in vectors.items()]
     fake = RecordingConnection(rows)
@@ -352,12 +368,18 @@ def test_nearest_ranks_the_candidates_exactly_and_applies_min_score():
     # The hits' vectors come from the same rows: one statement, no second fetch for grouping.
     assert len(fake.log) == 1
     assert all(np.array_equal(row, vectors[hit.face_id]) for hit, row in zip(hits, found.vectors))
+    positive = [face_id for face_id in expected if scores[face_id] >= 0.0]
+    assert len(positive) >= 5  # so that the limit, not the minimum score, ends the list
     limited = SingleStoreBackend(RecordingConnection(rows)).nearest(
         query, "dlib-resnet", 5, min_score=0.0
     )
-    assert len(limited.hits) <= 5 and all(hit.score >= 0.0 for hit in limited.hits)
-    assert [hit.face_id for hit in limited.hits] == [i for i in expected[:5] if scores[i] >= 0.0]
+    assert [hit.face_id for hit in limited.hits] == positive[:5]
     assert len(limited.vectors) == len(limited.hits)
+    at_least = sorted(scores.values())[-3]  # a minimum that only three faces reach
+    few = SingleStoreBackend(RecordingConnection(rows)).nearest(
+        query, "dlib-resnet", 5, min_score=at_least
+    )
+    assert [hit.face_id for hit in few.hits] == expected[:3]
 
 
 def test_nearest_rejects_a_vector_of_the_wrong_dimension():
@@ -377,31 +399,14 @@ def sqlite_dot_product(db):
 
 
 def make_faces(rng, count_per_movie=30):
-    movies = [Movie.objects.create(title=f"Movie {n}") for n in range(2)]
+    """Two movies whose frames each hold one face per embedder."""
+    movies = [make_movie(f"Movie {n}") for n in range(2)]
     for movie in movies:
         for index in range(count_per_movie):
-            frame = Frame.objects.create(
-                movie=movie,
-                index=index,
-                timestamp=index / 25,
-                width=64,
-                height=48,
-                image=f"movies/{movie.pk}/frames/{index:08d}.jpg",
-            )
-            for face_index, embedder in enumerate(VECTOR_DIMENSIONS):
-                Face.objects.create(
-                    movie=movie,
-                    frame=frame,
-                    frame_index=index,
-                    face_index=face_index,
-                    x1=0,
-                    y1=0,
-                    x2=10,
-                    y2=10,
-                    probability=0.999,
-                    embedder=embedder,
-                    embedding=pack_vector(unit(rng, VECTOR_DIMENSIONS[embedder])),
-                )
+            frame = make_frame(movie, index, stored=False, size=(64, 48))
+            for face_index, (embedder, dimension) in enumerate(VECTOR_DIMENSIONS.items()):
+                vector = random_unit(rng, dimension)
+                make_face(frame, vector, face_index=face_index, embedder=embedder)
     return movies
 
 
@@ -413,7 +418,7 @@ def test_exact_scan_sql_returns_what_the_embedded_backend_returns(sqlite_dot_pro
     movies = make_faces(rng)
     embedded, sql_backend = EmbeddedBackend(), SingleStoreBackend(connection)
     for embedder, dimension in VECTOR_DIMENSIONS.items():
-        query = unit(rng, dimension)
+        query = random_unit(rng, dimension)
         for movie_id in (None, movies[1].pk):
             for k in (1, 5, 100):
                 ours = sql_backend.nearest(query, embedder, k, movie_id=movie_id, exact=True)
@@ -478,23 +483,20 @@ def test_vector_index_command_explains_it_needs_singlestore(db):
 
 
 def test_singlestore_url_selects_the_singlestore_engine():
-    with mock.patch.dict(os.environ):
-        config = database_config(
-            "singlestoredb://admin:p%40ss@db.internal:3307/films?ssl_ca=/etc/ca.pem", Path()
-        )
-        assert config["ENGINE"] == "config.singlestore"
-        assert (config["USER"], config["PASSWORD"], config["HOST"], config["PORT"]) == (
-            "admin",
-            "p@ss",
-            "db.internal",
-            3307,
-        )
-        assert config["NAME"] == "films"
-        assert config["OPTIONS"] == {"ssl_ca": "/etc/ca.pem"}
-        for app in SINGLESTORE_REFERENCE_APPS:
-            assert (
-                os.environ[f"DJANGO_SINGLESTORE_TABLE_STORAGE_TYPE_{app}"] == "ROWSTORE REFERENCE"
-            )
+    before = dict(os.environ)
+    config = database_config(
+        "singlestoredb://admin:p%40ss@db.internal:3307/films?ssl_ca=/etc/ca.pem", Path()
+    )
+    assert config["ENGINE"] == "config.singlestore"
+    assert (config["USER"], config["PASSWORD"], config["HOST"], config["PORT"]) == (
+        "admin",
+        "p@ss",
+        "db.internal",
+        3307,
+    )
+    assert config["NAME"] == "films"
+    assert config["OPTIONS"] == {"ssl_ca": "/etc/ca.pem"}
+    assert dict(os.environ) == before
     with offline_singlestore() as wrapper:
         assert wrapper.vendor == "singlestore"
 
@@ -503,6 +505,7 @@ def test_sqlite_urls_keep_their_behaviour(tmp_path):
     config = database_config("sqlite:///var/db.sqlite3", tmp_path)
     assert config["ENGINE"] == "django.db.backends.sqlite3"
     assert config["NAME"] == str(tmp_path / "var" / "db.sqlite3")
+    assert not (tmp_path / "var").exists()
 
 
 def live_wrapper(url: str) -> DatabaseWrapper:

@@ -21,6 +21,15 @@ from dataclasses import dataclass
 VECTOR_DIMENSIONS: dict[str, int] = {"facenet-vggface2": 512, "dlib-resnet": 128}
 
 
+# Django's own apps and the small per-user search tables have unique keys that do not contain
+# their primary key (auth_user.username, the content-type pair, m2m pairs), which a distributed
+# table cannot enforce; as reference tables (copied to every leaf) they can, and joins to them
+# stay local. Movies, frames and faces stay distributed. The schema editor applies this default;
+# DJANGO_SINGLESTORE_TABLE_STORAGE_TYPE_<APP> in the environment overrides it for one app.
+REFERENCE_APPS = ("admin", "auth", "contenttypes", "search")
+REFERENCE_STORAGE_TYPE = "ROWSTORE REFERENCE"
+
+
 def vector_column(embedder: str) -> str:
     """Name of the VECTOR column that holds ``embedder``'s vectors."""
     if embedder not in VECTOR_DIMENSIONS:

@@ -1,14 +1,48 @@
 """Schema editor that gives frames and faces their SingleStoreDB layout (see ``layout.py``).
 
-Every other table is created exactly as django_singlestore creates it.
+Every other table is created as django_singlestore creates it, the apps of
+``layout.REFERENCE_APPS`` as reference tables.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.core.exceptions import ImproperlyConfigured
 from django_singlestore.schema import DatabaseSchemaEditor as BaseSchemaEditor
 
-from config.singlestore.layout import LAYOUTS, VECTOR_DIMENSIONS, TableLayout, vector_column
+from config.singlestore.layout import (
+    LAYOUTS,
+    REFERENCE_APPS,
+    REFERENCE_STORAGE_TYPE,
+    VECTOR_DIMENSIONS,
+    TableLayout,
+    vector_column,
+)
+
+STORAGE_TYPE_VARIABLE = "DJANGO_SINGLESTORE_TABLE_STORAGE_TYPE_"
+
+
+@contextmanager
+def reference_table_default(app_label: str) -> Iterator[None]:
+    """Give a reference app its storage type while django_singlestore builds one table.
+
+    django_singlestore takes an app's storage type only from the environment variable
+    ``DJANGO_SINGLESTORE_TABLE_STORAGE_TYPE_<APP>``. The default is set for the one call that
+    reads it and removed afterwards, so that nothing else sees it; a variable the operator
+    set is left as it is and wins.
+    """
+    variable = STORAGE_TYPE_VARIABLE + app_label.upper()
+    if app_label not in REFERENCE_APPS or variable in os.environ:
+        yield
+        return
+    os.environ[variable] = REFERENCE_STORAGE_TYPE
+    try:
+        yield
+    finally:
+        os.environ.pop(variable, None)
 
 
 class DatabaseSchemaEditor(BaseSchemaEditor):
@@ -23,7 +57,8 @@ class DatabaseSchemaEditor(BaseSchemaEditor):
         return definition, params
 
     def table_sql(self, model):
-        sql, params = super().table_sql(model)
+        with reference_table_default(model._meta.app_label):
+            sql, params = super().table_sql(model)
         layout = self._layout(model)
         if layout is None:
             return sql, params
@@ -31,7 +66,7 @@ class DatabaseSchemaEditor(BaseSchemaEditor):
         if pk_shard_key not in sql:
             raise ImproperlyConfigured(
                 f"{model._meta.db_table} must be a distributed columnstore table (unset "
-                f"DJANGO_SINGLESTORE_TABLE_STORAGE_TYPE_{model._meta.app_label.upper()})."
+                f"{STORAGE_TYPE_VARIABLE}{model._meta.app_label.upper()})."
             )
         return sql.replace(pk_shard_key, ", ".join(self._layout_definitions(layout))), params
 

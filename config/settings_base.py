@@ -1,0 +1,212 @@
+"""Facefinder's settings, shared by the project's settings and the test suite's.
+
+Everything that changes between machines comes from the process environment; nothing is read
+or written at import (the entry points read a local ``.env``: see ``config/environment.py``).
+With no variables set the app runs on SQLite in ``var/``, media under ``var/media`` and Redis
+on localhost. ``.env.example`` lists every variable. The secret key is not here:
+``config/settings.py`` requires one, ``config/settings_test.py`` has its own.
+"""
+
+from pathlib import Path
+
+import environ
+
+from config.database import database_config
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_rq",
+    "accounts",
+    "movies",
+    "faces",
+    "search",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.site_context",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": database_config(
+        env.str("DATABASE_URL", default="sqlite:///var/db.sqlite3"), BASE_DIR
+    ),
+}
+# SingleStoreDB (the production database) needs both of these; keep them everywhere so that
+# the schema and the code behave the same on every backend.
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_TZ = False
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "movies:list"
+LOGOUT_REDIRECT_URL = "login"
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+
+# Media is private: every URL under MEDIA_URL goes through a login-required view.
+MEDIA_URL = "/media/"
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        # Frame images have deterministic names; a resumed ingest overwrites instead of
+        # leaving orphaned copies with random suffixes.
+        "OPTIONS": {"allow_overwrite": True},
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# How protected media is handed to the client: "django" streams it from the app (development),
+# "x-accel" answers with an X-Accel-Redirect header for nginx (production).
+FACEFINDER_MEDIA_SERVING = env.str("FACEFINDER_MEDIA_SERVING", default="django")
+FACEFINDER_MEDIA_INTERNAL_PREFIX = env.str(
+    "FACEFINDER_MEDIA_INTERNAL_PREFIX", default="/protected-media/"
+)
+# Seconds a browser may reuse a media file without asking again (privately: never shared caches).
+FACEFINDER_MEDIA_MAX_AGE = env.int("FACEFINDER_MEDIA_MAX_AGE", default=3600)
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+REDIS_URL = env.str("REDIS_URL", default="redis://localhost:6379/0")
+RQ_QUEUES = {
+    "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
+    "ingest": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env.int("INGEST_JOB_TIMEOUT", default=86400)},
+}
+# Enqueue at once, not at the end of the surrounding transaction: an admin action must know
+# whether Redis took the job before it tells the user so.
+RQ = {"COMMIT_MODE": "auto"}
+
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="facefinder@localhost")
+
+# --- Facefinder ------------------------------------------------------------------------------
+# Embedder used for new ingests and photo queries: "facenet-vggface2" or "dlib-resnet".
+FACEFINDER_EMBEDDER = env.str("FACEFINDER_EMBEDDER", default="facenet-vggface2")
+# A state-dict file of InceptionResnetV1 trained on VGGFace2. Empty: facenet-pytorch's own
+# download/cache under $TORCH_HOME/checkpoints/.
+FACENET_WEIGHTS = env.str("FACENET_WEIGHTS", default="")
+# "cuda" when present, else "cpu"; set to force one.
+FACEFINDER_DEVICE = env.str("FACEFINDER_DEVICE", default="auto")
+FACEFINDER_SAMPLE_EVERY = env.int("FACEFINDER_SAMPLE_EVERY", default=25)
+# Smallest face kept: a fraction of the frame height (< 1) or pixels (>= 1).
+FACEFINDER_MIN_FACE = env.float("FACEFINDER_MIN_FACE", default=0.06)
+FACEFINDER_MIN_PROBABILITY = env.float("FACEFINDER_MIN_PROBABILITY", default=0.99)
+FACEFINDER_EMBED_BATCH = env.int("FACEFINDER_EMBED_BATCH", default=32)
+# CPU threads for the networks; 0: one per parallel image (below), or torch's default (one per
+# core) when images go one at a time. Idle OpenMP threads spin and waste CPU under contention.
+FACEFINDER_TORCH_THREADS = env.int("FACEFINDER_TORCH_THREADS", default=0)
+# Images analysed side by side on the CPU, one torch thread each; 0 = one per core (1 on CUDA).
+FACEFINDER_PARALLEL_IMAGES = env.int("FACEFINDER_PARALLEL_IMAGES", default=0)
+# Sampled frames per ingest batch: one pass through the networks, one bulk write and one
+# checkpoint (a killed ingest redoes at most one batch).
+FACEFINDER_FRAME_BATCH = env.int("FACEFINDER_FRAME_BATCH", default=16)
+# Movies may be added from a server path only below one of these folders.
+FACEFINDER_IMPORT_DIRS = env.list("FACEFINDER_IMPORT_DIRS", default=[str(VAR_DIR / "import")])
+FACEFINDER_MAX_UPLOAD_BYTES = env.int("FACEFINDER_MAX_UPLOAD_BYTES", default=4 * 1024**3)
+FACEFINDER_MAX_PHOTO_BYTES = env.int("FACEFINDER_MAX_PHOTO_BYTES", default=15 * 1024**2)
+FACEFINDER_ALLOW_SIGNUP = env.bool("FACEFINDER_ALLOW_SIGNUP", default=True)
+# Photo searches: largest photo in pixels (width x height); unsaved photos are deleted after
+# this many seconds; result groups per results page.
+FACEFINDER_MAX_PHOTO_PIXELS = env.int("FACEFINDER_MAX_PHOTO_PIXELS", default=40_000_000)
+FACEFINDER_PHOTO_TTL_SECONDS = env.int("FACEFINDER_PHOTO_TTL_SECONDS", default=3600)
+FACEFINDER_GROUPS_PER_PAGE = env.int("FACEFINDER_GROUPS_PER_PAGE", default=10)
+
+# --- Search engine (search/services.py, search/backends/) ---
+# Two results closer than this Euclidean distance are near-duplicates (grouped on the results
+# page). Per embedder, because their vectors spread differently: docs/duplicate-distance.md.
+FACEFINDER_DUPLICATE_DISTANCE = {
+    "facenet-vggface2": env.float("FACEFINDER_DUPLICATE_DISTANCE_FACENET", default=0.3),
+    "dlib-resnet": env.float("FACEFINDER_DUPLICATE_DISTANCE_DLIB", default=0.25),
+}
+# Largest number of results one search may ask for (the default is 20).
+FACEFINDER_SEARCH_MAX_K = env.int("FACEFINDER_SEARCH_MAX_K", default=300)
+# Embedded backend: collections up to this many faces are scanned exactly; larger ones use an
+# in-process IVF index (quantised candidates, exact re-scoring).
+FACEFINDER_SEARCH_EXACT_MAX_FACES = env.int("FACEFINDER_SEARCH_EXACT_MAX_FACES", default=50_000)
+
+# --- SingleStoreDB and scale-out (docs/singlestore.md) ---------------------------------------
+# DATABASE_URL=singlestoredb://user:password@host:3306/database selects the SingleStoreDB engine
+# (config/singlestore; its schema editor makes Django's apps and search reference tables).
+# Several web servers and rq workers on different hosts share that database, Redis (REDIS_URL)
+# and, with FACEFINDER_STORAGE=s3, frame images in an S3-compatible bucket.
+# "s3" needs the optional extra: pip install "django-storages[s3]" (requirements-s3.txt).
+FACEFINDER_STORAGE = env.str("FACEFINDER_STORAGE", default="filesystem")
+if FACEFINDER_STORAGE == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "location": env.str("AWS_LOCATION", default=""),
+            # Deterministic frame names: a resumed ingest overwrites (as on the file system).
+            "file_overwrite": True,
+            # Private objects; URLs are short-lived signatures handed out after the login check.
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": env.int("AWS_QUERYSTRING_EXPIRE", default=300),
+        },
+    }
+elif FACEFINDER_STORAGE != "filesystem":
+    raise environ.ImproperlyConfigured("FACEFINDER_STORAGE must be 'filesystem' or 's3'.")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # faiss announces at INFO which CPU build it loaded (and that the AVX2 one is absent).
+    "loggers": {"faiss.loader": {"level": "WARNING"}},
+}

@@ -1,0 +1,88 @@
+"""Which settings run where: the suite on its own module and environment, never a developer's
+``.env``; importing settings changes nothing; the project's settings need a secret key."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+
+from config.environment import PROJECT_SETTINGS, load_dotenv
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_suite_runs_on_the_test_settings_which_its_children_inherit():
+    assert os.environ["DJANGO_SETTINGS_MODULE"] == "config.settings_test"
+    assert "config.settings" not in sys.modules
+    assert settings.SECRET_KEY == "facefinder-test-suite-only"
+    assert make_password("a-long-test-password-42").startswith("md5$")
+
+
+def write_dotenv(tmp_path: Path) -> Path:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("FACEFINDER_DOTENV_ONLY=from-file\nFACEFINDER_DOTENV_BOTH=from-file\n")
+    return dotenv
+
+
+def test_a_dotenv_fills_in_what_the_environment_lacks_for_the_project_settings(tmp_path):
+    with mock.patch.dict(
+        os.environ,
+        {"DJANGO_SETTINGS_MODULE": PROJECT_SETTINGS, "FACEFINDER_DOTENV_BOTH": "from-env"},
+    ):
+        load_dotenv(write_dotenv(tmp_path))
+        assert os.environ["FACEFINDER_DOTENV_ONLY"] == "from-file"
+        assert os.environ["FACEFINDER_DOTENV_BOTH"] == "from-env"
+    assert "FACEFINDER_DOTENV_ONLY" not in os.environ
+
+
+def test_a_dotenv_is_never_read_under_the_test_settings(tmp_path):
+    with mock.patch.dict(os.environ):
+        load_dotenv(write_dotenv(tmp_path))
+        assert "FACEFINDER_DOTENV_ONLY" not in os.environ
+
+
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SECRET_KEY", "DATABASE_URL")}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("module", ["config.settings", "config.settings_test"])
+@pytest.mark.parametrize(
+    "database_url",
+    ["sqlite:///{tmp}/not-made/db.sqlite3", "singlestoredb://u:p@s2.example:3306/facefinder"],
+)
+def test_importing_settings_writes_nothing(module, database_url, tmp_path):
+    """No environment variable set, no folder or file made (the SQLite folder is the
+    scripts' job, the secret key the environment's)."""
+    code = (
+        "import importlib, os\n"
+        "before = dict(os.environ)\n"
+        f"importlib.import_module({module!r})\n"
+        "assert dict(os.environ) == before, set(os.environ.items()) ^ set(before.items())\n"
+    )
+    url = database_url.format(tmp=tmp_path)
+    run = run_python(code, DATABASE_URL=url, DJANGO_SECRET_KEY="k" * 50)
+    assert run.returncode == 0, run.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("key", [None, ""])
+def test_the_project_settings_refuse_to_load_without_a_secret_key(key):
+    env = {} if key is None else {"DJANGO_SECRET_KEY": key}
+    run = run_python("import config.settings", **env)
+    assert run.returncode == 1
+    assert "ImproperlyConfigured: DJANGO_SECRET_KEY is not set" in run.stderr.splitlines()[-1]
