@@ -143,7 +143,8 @@ EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.cons
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="facefinder@localhost")
 
 # --- Facefinder ------------------------------------------------------------------------------
-# Embedder used for new ingests and photo queries: "facenet-vggface2" or "dlib-resnet".
+# Embedder used for new ingests and photo queries: "facenet-vggface2", "dlib-resnet" or
+# "dlib-resnet-mtcnn" (faces/embedders.py).
 FACEFINDER_EMBEDDER = env.str("FACEFINDER_EMBEDDER", default="facenet-vggface2")
 # A state-dict file of InceptionResnetV1 trained on VGGFace2. Empty: facenet-pytorch's own
 # download/cache under $TORCH_HOME/checkpoints/.
@@ -177,10 +178,14 @@ FACEFINDER_GROUPS_PER_PAGE = env.int("FACEFINDER_GROUPS_PER_PAGE", default=10)
 # --- Search engine (search/services.py, search/backends/) ---
 # Two results closer than this Euclidean distance are near-duplicates (grouped on the results
 # page). Per embedder, because their vectors spread differently: 0.3 is the seed's value for
-# facenet; the dlib value was measured on the Hamilton clip (see search/services.py).
+# facenet; the dlib values were measured on the Hamilton clip (see search/services.py). For
+# dlib-resnet-mtcnn there (manage.py bench_faces --only duplicates): a face and the same face 5
+# frames later are 0.05-0.37 apart (median 0.20), the same person in another shot at least 0.30,
+# groups first mix at 0.31; 0.25 keeps dlib-resnet's margin and folds 20 results into about 6.
 FACEFINDER_DUPLICATE_DISTANCE = {
     "facenet-vggface2": env.float("FACEFINDER_DUPLICATE_DISTANCE_FACENET", default=0.3),
     "dlib-resnet": env.float("FACEFINDER_DUPLICATE_DISTANCE_DLIB", default=0.25),
+    "dlib-resnet-mtcnn": env.float("FACEFINDER_DUPLICATE_DISTANCE_DLIB_MTCNN", default=0.25),
 }
 # Largest number of results one search may ask for (the default is 20).
 FACEFINDER_SEARCH_MAX_K = env.int("FACEFINDER_SEARCH_MAX_K", default=300)

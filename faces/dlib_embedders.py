@@ -1,9 +1,16 @@
-"""The dlib-resnet embedder: dlib's face recognition ResNet (128-d) on dlib's face chips.
+"""Embedders of dlib's face recognition ResNet (128-d), which differ in how faces are aligned.
 
-Both model files come with the ``face_recognition_models`` package (works offline). dlib's
-5-point shape predictor finds the eye corners and nose inside the detector's box, dlib cuts the
-150x150 chip from them (``dlib.get_face_chips``, 25% padding, as ``compute_face_descriptor``
-does), and the network runs in torch (``faces.dlib_network``), batched, on CUDA when present.
+- ``dlib-resnet``: dlib's 5-point shape predictor finds the eye corners and nose inside the
+  detector's box, and dlib cuts the 150x150 chip from them (``dlib.get_face_chips``, 25%
+  padding, as ``compute_face_descriptor`` does).
+- ``dlib-resnet-mtcnn``: the chip comes from MTCNN's own five landmarks, mapped by a similarity
+  transform onto where those landmarks sit in dlib's chips (``MTCNN_CHIP_LANDMARKS``). The
+  shape predictor was trained on boxes of dlib's own detector; on MTCNN's boxes its chips are
+  less consistent, and this alignment retrieves people better (``bench_faces --retrieval``).
+
+The model files come with the ``face_recognition_models`` package (works offline); the network
+runs in torch (``faces.dlib_network``), batched, on CUDA when present. Their vectors live in
+different spaces (same network, other chips), so they are two embedders.
 ``reference_descriptors`` keeps dlib's own network call, to check that torch's agrees.
 """
 
@@ -20,6 +27,7 @@ from django.conf import settings
 from faces.detection import Detection
 from faces.embedders import (
     DLIB,
+    DLIB_MTCNN,
     EmbedderUnavailable,
     ImageFaces,
     _BaseEmbedder,
@@ -33,6 +41,17 @@ DLIB_RECOGNITION_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
 DLIB_SHAPE_PREDICTOR = "shape_predictor_5_face_landmarks.dat"
 CHIP_PADDING = 0.25  # dlib's default for compute_face_descriptor and get_face_chip
 CHIP_SIZE = 150
+# Where MTCNN's landmarks (eye centres, nose tip, mouth corners) sit in dlib's 150x150 chips:
+# their mean over the 80 photos of shared/data/faces, each chip cut by dlib's own path (HOG
+# detector, shape predictor, get_face_chip_details); per-point spread 1.1-1.6 px for the eyes,
+# 3-5 px for nose and mouth. Reproduce with ``manage.py bench_faces --fit-template``.
+MTCNN_CHIP_LANDMARKS = (
+    (46.5, 44.9),
+    (101.3, 45.1),
+    (73.8, 77.3),
+    (48.7, 101.5),
+    (99.6, 101.3),
+)
 
 
 def dlib_model_dir() -> Path:
@@ -136,4 +155,25 @@ class DlibEmbedder(_DlibNetworkEmbedder):
                 image = np.ascontiguousarray(image, dtype=np.uint8)
                 shapes = self.shapes(image, faces)
                 chips += self._dlib.get_face_chips(image, shapes, CHIP_SIZE, CHIP_PADDING)
+        return chips
+
+
+class DlibMtcnnEmbedder(_DlibNetworkEmbedder):
+    name = DLIB_MTCNN
+
+    def chip_details(self, face: Detection) -> Any:
+        """Where dlib cuts the chip: the similarity transform that best maps the chip's
+        template points onto the face's five MTCNN landmarks (least squares)."""
+        dlib = self._dlib
+        template = dlib.dpoints([dlib.dpoint(x, y) for x, y in MTCNN_CHIP_LANDMARKS])
+        landmarks = dlib.dpoints([dlib.dpoint(x, y) for x, y in face.landmarks])
+        return dlib.chip_details(template, landmarks, dlib.chip_dims(CHIP_SIZE, CHIP_SIZE))
+
+    def chips(self, items: Iterable[ImageFaces]) -> list[np.ndarray]:
+        chips: list[np.ndarray] = []
+        for image, faces in items:
+            if faces:
+                image = np.ascontiguousarray(image, dtype=np.uint8)
+                details = [self.chip_details(face) for face in faces]
+                chips += self._dlib.extract_image_chips(image, details)
         return chips

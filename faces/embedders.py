@@ -5,6 +5,7 @@
   download cache; never random weights.
 - ``dlib-resnet``: dlib's ResNet face descriptor (128-d) with its 5-point shape predictor, from
   the files that ``face_recognition_models`` ships (works offline); see ``faces.dlib_embedders``.
+- ``dlib-resnet-mtcnn``: the same network on chips aligned by MTCNN's own five landmarks.
 
 Vectors of different embedders are never comparable; every stored face records its embedder.
 """
@@ -26,8 +27,9 @@ if TYPE_CHECKING:
 
 FACENET = "facenet-vggface2"
 DLIB = "dlib-resnet"
-EMBEDDER_NAMES: tuple[str, ...] = (FACENET, DLIB)
-DIMENSIONS = {FACENET: 512, DLIB: 128}
+DLIB_MTCNN = "dlib-resnet-mtcnn"
+EMBEDDER_NAMES: tuple[str, ...] = (FACENET, DLIB, DLIB_MTCNN)
+DIMENSIONS = {FACENET: 512, DLIB: 128, DLIB_MTCNN: 128}
 
 FACENET_WEIGHTS_URL = (
     "https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/"
@@ -81,9 +83,9 @@ def _build(name: str, on: torch.device) -> Embedder:
     if name == FACENET:
         return FacenetEmbedder(on)
     # faces.dlib_embedders builds on the classes of this module.
-    from faces.dlib_embedders import DlibEmbedder
+    from faces.dlib_embedders import DlibEmbedder, DlibMtcnnEmbedder
 
-    return DlibEmbedder(on)
+    return DlibEmbedder(on) if name == DLIB else DlibMtcnnEmbedder(on)
 
 
 _cache: dict[tuple[str, str, str], Embedder] = {}
