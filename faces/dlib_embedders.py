@@ -6,7 +6,7 @@
 - ``dlib-resnet-mtcnn``: the chip comes from MTCNN's own five landmarks, mapped by a similarity
   transform onto where those landmarks sit in dlib's chips (``MTCNN_CHIP_LANDMARKS``). The
   shape predictor was trained on boxes of dlib's own detector; on MTCNN's boxes its chips are
-  less consistent, and this alignment retrieves people better (``bench_faces --retrieval``).
+  less consistent, and this alignment retrieves people better (``bench_faces --only retrieval``).
 
 The model files come with the ``face_recognition_models`` package (works offline); the network
 runs in torch (``faces.dlib_network``), batched, on CUDA when present. Their vectors live in
@@ -44,7 +44,7 @@ CHIP_SIZE = 150
 # Where MTCNN's landmarks (eye centres, nose tip, mouth corners) sit in dlib's 150x150 chips:
 # their mean over the 80 photos of shared/data/faces, each chip cut by dlib's own path (HOG
 # detector, shape predictor, get_face_chip_details); per-point spread 1.1-1.6 px for the eyes,
-# 3-5 px for nose and mouth. Reproduce with ``manage.py bench_faces --fit-template``.
+# 3-5 px for nose and mouth. Reproduce with ``manage.py bench_faces --only template``.
 MTCNN_CHIP_LANDMARKS = (
     (46.5, 44.9),
     (101.3, 45.1),
@@ -74,20 +74,20 @@ def _import_dlib() -> Any:
     return dlib
 
 
-def load_network(path: Path, on: torch.device) -> torch.nn.Module:
-    """dlib's ResNet from its model file, in torch on ``on``; EmbedderUnavailable if the file
-    is missing or is not that network."""
+def load_network(path: Path, on: torch.device, name: str = DLIB) -> torch.nn.Module:
+    """dlib's ResNet from its model file, in torch on ``on``; EmbedderUnavailable (naming the
+    embedder ``name``) if the file is missing or is not that network."""
     import torch
 
     from faces.dlib_format import DlibFormatError, read_resnet
     from faces.dlib_network import DlibResnet
 
     if not path.is_file():
-        raise EmbedderUnavailable(f"{DLIB} model file missing: {path}")
+        raise EmbedderUnavailable(f"{name} model file missing: {path}")
     try:
         weights = read_resnet(path)
     except (DlibFormatError, OSError) as exc:
-        raise EmbedderUnavailable(f"{DLIB} model file {path} cannot be read: {exc}") from exc
+        raise EmbedderUnavailable(f"{name} model file {path} cannot be read: {exc}") from exc
     network = DlibResnet(weights).to(on).eval()
     # channels_last lets oneDNN and cuDNN pick their faster convolution kernels.
     return network.to(memory_format=torch.channels_last)
@@ -102,7 +102,7 @@ class _DlibNetworkEmbedder(_BaseEmbedder):
     def __init__(self, on: torch.device) -> None:
         self._dlib = _import_dlib()
         self.recognition_model_path = dlib_model_dir() / DLIB_RECOGNITION_MODEL
-        self.model = load_network(self.recognition_model_path, on)
+        self.model = load_network(self.recognition_model_path, on, self.name)
         self.batch_size = max(1, settings.FACEFINDER_EMBED_BATCH)
         self._reference = None
 

@@ -16,6 +16,7 @@ from faces.dlib_format import RESIDUAL_UNITS, DlibFormatError, read_resnet
 from faces.embedders import EmbedderUnavailable, get_embedder
 from tests.conftest import FACES, SHARED_DATA
 
+DLIB_EMBEDDERS = ("dlib-resnet", "dlib-resnet-mtcnn")
 PORTRAITS = [
     FACES / "barack_obama" / "1.jpg",
     FACES / "joe_biden" / "1.jpg",
@@ -53,9 +54,11 @@ def model_folder(tmp_path, monkeypatch):
     for name in (DLIB_RECOGNITION_MODEL, DLIB_SHAPE_PREDICTOR):
         shutil.copyfile(dlib_model_dir() / name, tmp_path / name)
     monkeypatch.setattr(dlib_embedders, "dlib_model_dir", lambda: tmp_path)
-    embedders.clear_cache("dlib-resnet")
+    for name in DLIB_EMBEDDERS:
+        embedders.clear_cache(name)
     yield tmp_path
-    embedders.clear_cache("dlib-resnet")
+    for name in DLIB_EMBEDDERS:
+        embedders.clear_cache(name)
 
 
 def test_the_model_file_holds_dlibs_29_layer_resnet():
@@ -102,11 +105,12 @@ def test_batches_of_any_size_give_the_same_vectors(portrait_faces, settings):
         embedder.batch_size = settings.FACEFINDER_EMBED_BATCH
 
 
-def test_a_missing_model_file_is_a_clear_error(model_folder):
+@pytest.mark.parametrize("name", DLIB_EMBEDDERS)
+def test_a_missing_model_file_is_a_clear_error(model_folder, name):
     (model_folder / DLIB_RECOGNITION_MODEL).unlink()
 
-    with pytest.raises(EmbedderUnavailable, match="model file missing") as error:
-        get_embedder("dlib-resnet")
+    with pytest.raises(EmbedderUnavailable, match=f"^{name} model file missing") as error:
+        get_embedder(name)
     assert str(model_folder / DLIB_RECOGNITION_MODEL) in str(error.value)
 
 

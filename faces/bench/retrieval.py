@@ -73,7 +73,8 @@ def load_photos(limit: int | None) -> list[Photo]:
     return photos
 
 
-def _same_face(a: Detection, b: Detection) -> bool:
+def same_face(a: Detection, b: Detection) -> bool:
+    """Whether ``b``'s centre lies inside ``a``'s box (two detectors' boxes of one face)."""
     x, y = (b.box[0] + b.box[2]) / 2, (b.box[1] + b.box[3]) / 2
     return a.box[0] <= x <= a.box[2] and a.box[1] <= y <= a.box[3]
 
@@ -112,7 +113,7 @@ def retrieval(limit: int | None) -> Iterator[str]:
     usable = [
         p
         for p in photos
-        if p.hog and all(p.mtcnn.values()) and all(_same_face(m, p.hog) for m in p.mtcnn.values())
+        if p.hog and all(p.mtcnn.values()) and all(same_face(m, p.hog) for m in p.mtcnn.values())
     ]
     people = [p.person for p in usable]
     # Only photos whose person has another photo among the usable ones are queries.

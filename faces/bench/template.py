@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from faces.bench import load_rgb, shared_data
-from faces.bench.retrieval import _same_face
+from faces.bench.retrieval import same_face
 from faces.detection import Detection
 
 
@@ -23,8 +23,9 @@ def fit_template() -> Iterator[str]:
 
     from faces.detection import detect_faces
     from faces.dlib_embedders import CHIP_PADDING, CHIP_SIZE
+    from faces.embedders import get_embedder
 
-    embedder = _dlib_resnet()
+    embedder = get_embedder("dlib-resnet")
     hog = dlib.get_frontal_face_detector()
     placed = []
     for path in sorted((shared_data() / "faces").glob("*/*.jpg")):
@@ -35,7 +36,7 @@ def fit_template() -> Iterator[str]:
             continue
         face = max(mtcnn, key=lambda f: f.width * f.height)
         rect = hog_faces[0]
-        if not _same_face(
+        if not same_face(
             face, Detection((rect.left(), rect.top(), rect.right(), rect.bottom()), 1, [])
         ):
             continue
@@ -55,12 +56,6 @@ def fit_template() -> Iterator[str]:
         strict=True,
     ):
         yield f"  {name:<12} ({mean[0]:.1f}, {mean[1]:.1f})  ({spread_[0]:.1f}, {spread_[1]:.1f})"
-
-
-def _dlib_resnet():
-    from faces.embedders import get_embedder
-
-    return get_embedder("dlib-resnet")
 
 
 def _image_to_chip(details, points: np.ndarray) -> np.ndarray:
