@@ -3,11 +3,12 @@
 facenet-pytorch's ``detect_face`` builds every pyramid scale by area interpolation of the whole
 frame (torch's ``interpolate(mode="area")``, an adaptive average pooling), so its cost grows
 with the frame size times the number of scales: on a 1080p frame searched from 65 px up, 9
-full-frame passes and more than half of MTCNN's time. Here one integral image of the frame
-(``cv2.integral``: exact int32 sums of uint8 pixels, one pass) gives each scale's pixels as
-the same pooling windows' sums from four corners, in time proportional to the scale's own
-size. Window bounds are the ones adaptive pooling uses, so the levels equal facenet-pytorch's
-to float rounding (the division differs in the last bit).
+full-frame passes. Here one integral image of the frame (``cv2.integral``: exact int32 sums of
+uint8 pixels, one pass) gives each scale's pixels as the same pooling windows' sums from four
+corners, in time proportional to the scale's own size. Window bounds are the ones adaptive
+pooling uses, so the levels equal facenet-pytorch's to float rounding (the division differs in
+the last bit). ``manage.py bench_faces --only pyramid`` times both ways; ``--only detections``
+compares their faces.
 
 The stages after the pyramid are facenet-pytorch's, called through its own helpers, with the
 same thresholds, scale factor, NMS overlaps and order: P-net on every scale (NMS 0.5 per
