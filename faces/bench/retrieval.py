@@ -139,8 +139,8 @@ def retrieval(limit: int | None) -> Iterator[str]:
         vectors = embedder.embed_many([(p.image, [face_of(p)]) for p in usable])
         scores[name] = r_precisions(vectors, people)
     yield (
-        f"lfw_dev: {len(photos)} photos, {len(usable)} of {len(set(people))} people where every "
-        "detector finds the same centre face; R-precision (R = the person's other photos):"
+        f"lfw_dev: {len(photos)} photos; {len(usable)} photos of {len(set(people))} people where "
+        "every detector finds the same centre face; R-precision (R = the person's other photos):"
     )
     for name, values in scores.items():
         yield f"  {name:<48} {values.mean():.4f}"
