@@ -130,7 +130,8 @@ EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.cons
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="facefinder@localhost")
 
 # --- Facefinder ------------------------------------------------------------------------------
-# Embedder used for new ingests and photo queries: "facenet-vggface2" or "dlib-resnet".
+# Embedder used for new ingests and photo queries: "facenet-vggface2", "dlib-resnet" or
+# "dlib-resnet-mtcnn" (faces/embedders.py).
 FACEFINDER_EMBEDDER = env.str("FACEFINDER_EMBEDDER", default="facenet-vggface2")
 # A state-dict file of InceptionResnetV1 trained on VGGFace2. Empty: facenet-pytorch's own
 # download/cache under $TORCH_HOME/checkpoints/.
@@ -167,6 +168,7 @@ FACEFINDER_GROUPS_PER_PAGE = env.int("FACEFINDER_GROUPS_PER_PAGE", default=10)
 FACEFINDER_DUPLICATE_DISTANCE = {
     "facenet-vggface2": env.float("FACEFINDER_DUPLICATE_DISTANCE_FACENET", default=0.3),
     "dlib-resnet": env.float("FACEFINDER_DUPLICATE_DISTANCE_DLIB", default=0.25),
+    "dlib-resnet-mtcnn": env.float("FACEFINDER_DUPLICATE_DISTANCE_DLIB_MTCNN", default=0.25),
 }
 # Largest number of results one search may ask for (the default is 20).
 FACEFINDER_SEARCH_MAX_K = env.int("FACEFINDER_SEARCH_MAX_K", default=300)

@@ -1,13 +1,10 @@
-"""Face detection with facenet-pytorch's MTCNN, run once per image.
+"""Face detection with facenet-pytorch's MTCNN networks, run once per image.
 
 The three MTCNN networks are loaded once per process (their weights ship inside the
 facenet-pytorch wheel, so this works offline) and run under ``torch.inference_mode()``.
-
-Speed, with results identical to facenet-pytorch's ``MTCNN.detect``: the image goes in as one
-planar (channel-first) float tensor, converted once. MTCNN's cost is dominated by building its
-image pyramid (area interpolation of the whole frame once per scale), and that interpolation is
-markedly faster on a channel-first contiguous tensor than on the channels-last view that a
-(h, w, 3) array becomes. The smallest face searched for sets the number of pyramid scales.
+``faces.mtcnn`` runs their stages with the image pyramid built from one integral image instead
+of one full-frame interpolation per scale; detections match facenet-pytorch's ``MTCNN.detect``
+to float rounding. The smallest face searched for sets the number of pyramid scales.
 """
 
 from __future__ import annotations
@@ -17,7 +14,6 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -178,24 +174,16 @@ def _check_image(image_rgb: np.ndarray) -> np.ndarray:
 def _run_mtcnn(image: np.ndarray, min_face_px: int) -> tuple[np.ndarray, np.ndarray]:
     """MTCNN's three stages on one image: (n, 5) boxes with probability, (n, 5, 2) landmarks."""
     import torch
-    from facenet_pytorch.models.utils.detect_face import detect_face
+
+    from faces.mtcnn import detect
 
     nets = _mtcnn_nets()
     with torch.inference_mode():
-        # (3, h, w) contiguous, handed over as an (1, h, w, 3) view: detect_face's own permute
-        # then yields a contiguous channel-first batch without another copy.
-        planes = torch.from_numpy(np.stack(cv2.split(image))).to(nets.device).float()
-        batch_boxes, batch_points = detect_face(
-            planes.unsqueeze(0).permute(0, 2, 3, 1),
+        return detect(
+            image,
             min_face_px,
-            nets.pnet,
-            nets.rnet,
-            nets.onet,
-            list(MTCNN_THRESHOLDS),
+            (nets.pnet, nets.rnet, nets.onet),
+            MTCNN_THRESHOLDS,
             MTCNN_PYRAMID_FACTOR,
             nets.device,
         )
-    # facenet-pytorch returns numpy object arrays (one entry per image) under numpy 2.
-    boxes = np.asarray(batch_boxes[0], dtype=np.float32).reshape(-1, 5)
-    points = np.asarray(batch_points[0], dtype=np.float32).reshape(-1, 5, 2)
-    return boxes, points

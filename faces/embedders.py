@@ -4,14 +4,14 @@
   come from the file named by ``settings.FACENET_WEIGHTS`` or from facenet-pytorch's own
   download cache; never random weights.
 - ``dlib-resnet``: dlib's ResNet face descriptor (128-d) with its 5-point shape predictor, from
-  the files that ``face_recognition_models`` ships (works offline).
+  the files that ``face_recognition_models`` ships (works offline); see ``faces.dlib_embedders``.
+- ``dlib-resnet-mtcnn``: the same network on chips aligned by MTCNN's own five landmarks.
 
 Vectors of different embedders are never comparable; every stored face records its embedder.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 
 FACENET = "facenet-vggface2"
 DLIB = "dlib-resnet"
-EMBEDDER_NAMES: tuple[str, ...] = (FACENET, DLIB)
-DIMENSIONS = {FACENET: 512, DLIB: 128}
+DLIB_MTCNN = "dlib-resnet-mtcnn"
+EMBEDDER_NAMES: tuple[str, ...] = (FACENET, DLIB, DLIB_MTCNN)
+DIMENSIONS = {FACENET: 512, DLIB: 128, DLIB_MTCNN: 128}
 
 FACENET_WEIGHTS_URL = (
     "https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/"
@@ -74,8 +75,17 @@ def get_embedder(name: str) -> Embedder:
     key = (name, str(on), _weights_setting() if name == FACENET else "")
     with _cache_lock:
         if key not in _cache:
-            _cache[key] = FacenetEmbedder(on) if name == FACENET else DlibEmbedder()
+            _cache[key] = _build(name, on)
         return _cache[key]
+
+
+def _build(name: str, on: torch.device) -> Embedder:
+    if name == FACENET:
+        return FacenetEmbedder(on)
+    # faces.dlib_embedders builds on the classes of this module.
+    from faces.dlib_embedders import DlibEmbedder, DlibMtcnnEmbedder
+
+    return DlibEmbedder(on) if name == DLIB else DlibMtcnnEmbedder(on)
 
 
 _cache: dict[tuple[str, str, str], Embedder] = {}
@@ -255,59 +265,3 @@ def _read_state_dict(path: Path, *, source: str) -> dict:
             f"(found {type(state).__name__})"
         )
     return state
-
-
-# --- dlib-resnet -----------------------------------------------------------------------------
-
-DLIB_RECOGNITION_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
-DLIB_SHAPE_PREDICTOR = "shape_predictor_5_face_landmarks.dat"
-
-
-def dlib_model_dir() -> Path:
-    """face_recognition_models' data folder, found without importing the package (its
-    ``__init__`` needs ``pkg_resources``, which recent setuptools no longer ship)."""
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise EmbedderUnavailable(
-            f"{DLIB} needs the face_recognition_models package (pip install "
-            "face_recognition_models)"
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "models"
-
-
-class DlibEmbedder(_BaseEmbedder):
-    name = DLIB
-    dimension = DIMENSIONS[DLIB]
-
-    def __init__(self) -> None:
-        try:
-            import dlib
-        except ImportError as exc:
-            raise EmbedderUnavailable(f"{DLIB} needs dlib (pip install dlib-bin)") from exc
-        folder = dlib_model_dir()
-        files = [folder / DLIB_RECOGNITION_MODEL, folder / DLIB_SHAPE_PREDICTOR]
-        missing = [str(f) for f in files if not f.is_file()]
-        if missing:
-            raise EmbedderUnavailable(f"{DLIB} model files missing: {', '.join(missing)}")
-        self._dlib = dlib
-        self.recogniser = dlib.face_recognition_model_v1(str(files[0]))
-        self.shape_predictor = dlib.shape_predictor(str(files[1]))
-
-    def embed_many(self, items: Iterable[ImageFaces]) -> np.ndarray:
-        dlib = self._dlib
-        images, shapes = [], []
-        for image, faces in items:
-            if not faces:
-                continue
-            image = np.ascontiguousarray(image, dtype=np.uint8)
-            detections = dlib.full_object_detections()
-            for face in faces:
-                x1, y1, x2, y2 = (round(v) for v in face.box)
-                detections.append(self.shape_predictor(image, dlib.rectangle(x1, y1, x2, y2)))
-            images.append(image)
-            shapes.append(detections)
-        if not images:
-            return np.empty((0, self.dimension), dtype=np.float32)
-        per_image = self.recogniser.compute_face_descriptor(images, shapes)
-        rows = [np.asarray(vector, dtype=np.float32) for vectors in per_image for vector in vectors]
-        return l2_normalise(np.stack(rows))

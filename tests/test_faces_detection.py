@@ -14,7 +14,7 @@ from faces.detection import (
     device,
     resolve_min_face,
 )
-from tests.shared_data import FACES, GROUP_PHOTOS
+from tests.shared_data import FACES, GROUP_PHOTOS, VIDEOS
 
 MIN_PROBABILITY = 0.99
 
@@ -28,6 +28,17 @@ def load_rgb(path) -> np.ndarray:
 @pytest.fixture(scope="module")
 def miranda() -> np.ndarray:
     return load_rgb(FACES / "lin_manuel_miranda" / "1.jpg")
+
+
+@pytest.fixture(scope="module")
+def crowd_frame() -> np.ndarray:
+    """A 1080p frame with several people walking towards the camera."""
+    capture = cv2.VideoCapture(str(VIDEOS / "crowd_walking_opera_house.mp4"))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 50)
+    ok, frame = capture.read()
+    capture.release()
+    assert ok
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
 @pytest.fixture(scope="module")
@@ -84,24 +95,57 @@ def test_minimum_face_size_drops_smaller_faces(obama_and_biden):
     assert detect_faces(obama_and_biden, min_face_px=5000, min_probability=0.99) == []
 
 
-def test_same_faces_as_facenet_pytorch_mtcnn(obama_and_biden):
-    """Our faster call of MTCNN's stages gives what facenet-pytorch's own MTCNN gives."""
+def box_iou(a, b) -> float:
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = width * height
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+@pytest.mark.parametrize("min_face", [40, 65])
+def test_same_faces_as_facenet_pytorch_mtcnn(obama_and_biden, crowd_frame, min_face):
+    """Our MTCNN stages find the faces facenet-pytorch's own MTCNN finds.
+
+    Not to the bit: our image pyramid comes from one integral image instead of one area
+    interpolation of the whole frame per scale. The pooling windows are the same, but sums
+    are exact integers here and float accumulations there, so pixels of a level differ in
+    the last bit, and so may a box. The issue's tolerance: the same faces, box IoU >= 0.95.
+    """
     from facenet_pytorch import MTCNN
 
-    boxes, probs, points = MTCNN(keep_all=True, min_face_size=40).detect(
-        obama_and_biden, landmarks=True
-    )
-    keep = [i for i, p in enumerate(probs) if p > MIN_PROBABILITY]
-    expected = sorted(
-        ((np.asarray(boxes[i], np.float32), np.asarray(points[i], np.float32)) for i in keep),
-        key=lambda pair: (round(float(pair[0][0])), round(float(pair[0][1]))),
-    )
-    ours = detect_faces(obama_and_biden, min_face_px=40, min_probability=MIN_PROBABILITY)
+    mtcnn = MTCNN(keep_all=True, min_face_size=min_face)
+    for image in (obama_and_biden, crowd_frame):
+        boxes, probs, points = mtcnn.detect(image, landmarks=True)
+        keep = [i for i, p in enumerate(probs) if p > MIN_PROBABILITY]
+        expected = sorted(
+            ((np.asarray(boxes[i], np.float32), np.asarray(points[i], np.float32)) for i in keep),
+            key=lambda pair: (round(float(pair[0][0])), round(float(pair[0][1]))),
+        )
+        ours = detect_faces(image, min_face_px=min_face, min_probability=MIN_PROBABILITY)
 
-    assert len(ours) == len(expected) >= 2
-    for face, (box, marks) in zip(ours, expected, strict=True):
-        np.testing.assert_allclose(face.box, box, atol=0.01)
-        np.testing.assert_allclose(face.landmarks, marks, atol=0.01)
+        assert len(ours) == len(expected) >= 2
+        for face, (box, marks) in zip(ours, expected, strict=True):
+            assert box_iou(face.box, box) >= 0.95
+            np.testing.assert_allclose(face.landmarks, marks, atol=1.0)
+
+
+def test_pyramid_levels_are_facenets_area_interpolation(crowd_frame):
+    """Each level from the integral image equals torch's area interpolation of the frame."""
+    import torch
+    from facenet_pytorch.models.utils.detect_face import imresample
+
+    from faces.mtcnn import pyramid_levels, pyramid_scales
+
+    height, width = crowd_frame.shape[:2]
+    scales = pyramid_scales(height, width, 65, 0.709)
+    assert len(scales) == 9  # 1080 * 12/65 = 199 px, down by 0.709 while >= 12
+    sizes = [(int(height * s + 1), int(width * s + 1)) for s in scales]
+    frame = torch.from_numpy(crowd_frame).permute(2, 0, 1).unsqueeze(0).float()
+    levels = list(pyramid_levels(cv2.integral(crowd_frame), sizes))
+
+    for size, level in zip(sizes, levels, strict=True):
+        assert level.shape == (1, 3, *size)
+        torch.testing.assert_close(level, imresample(frame, size), rtol=0, atol=1e-3)
 
 
 def test_a_higher_probability_threshold_keeps_fewer_faces(obama_and_biden):

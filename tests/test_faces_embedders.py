@@ -84,8 +84,8 @@ def facenet_with(settings):
 
 
 def test_known_names_and_dimensions():
-    assert EMBEDDER_NAMES == ("facenet-vggface2", "dlib-resnet")
-    assert DIMENSIONS == {"facenet-vggface2": 512, "dlib-resnet": 128}
+    assert EMBEDDER_NAMES == ("facenet-vggface2", "dlib-resnet", "dlib-resnet-mtcnn")
+    assert DIMENSIONS == {"facenet-vggface2": 512, "dlib-resnet": 128, "dlib-resnet-mtcnn": 128}
 
 
 def test_unknown_name_lists_the_known_ones():
@@ -141,7 +141,7 @@ def test_dlib_batch_equals_one_by_one():
 
 
 def test_no_faces_give_an_empty_matrix():
-    for name in ("dlib-resnet",):
+    for name in ("dlib-resnet", "dlib-resnet-mtcnn"):
         vectors = get_embedder(name).embed(np.zeros((100, 100, 3), np.uint8), [])
         assert vectors.shape == (0, DIMENSIONS[name])
 
@@ -351,7 +351,7 @@ def test_check_embedder_exit_status(tmp_path):
     assert "unknown embedder 'no-such-embedder'" in lines[0]
 
 
-@pytest.mark.parametrize("embedder", ["facenet-vggface2", "dlib-resnet"])
+@pytest.mark.parametrize("embedder", ["facenet-vggface2", "dlib-resnet", "dlib-resnet-mtcnn"])
 def test_images_side_by_side_give_what_one_at_a_time_gives(
     embedder, facenet_with, random_facenet_weights, settings
 ):

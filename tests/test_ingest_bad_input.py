@@ -107,7 +107,8 @@ def test_an_unknown_embedder_fails_the_movie_with_the_known_names(tmp_path):
     assert failed
     assert movie.status == Movie.Status.FAILED
     assert movie.last_error == (
-        "unknown embedder 'no-such-net'; known embedders: facenet-vggface2, dlib-resnet"
+        "unknown embedder 'no-such-net'; known embedders: facenet-vggface2, dlib-resnet, "
+        "dlib-resnet-mtcnn"
     )
     assert "FAILED" in err and "unknown embedder 'no-such-net'" in err
 

@@ -29,7 +29,12 @@ from sqlglot import exp
 
 from config.database import database_config
 from config.singlestore.base import DatabaseWrapper
-from config.singlestore.layout import REFERENCE_APPS, VECTOR_DIMENSIONS, vector_column
+from config.singlestore.layout import (
+    REFERENCE_APPS,
+    TABLE_VECTOR_EMBEDDERS,
+    VECTOR_DIMENSIONS,
+    vector_column,
+)
 from config.singlestore.schema import STORAGE_TYPE_VARIABLE
 from faces.models import pack_vector
 from search.backends.singlestore import (
@@ -229,6 +234,14 @@ def test_every_unique_key_of_a_distributed_table_contains_its_shard_key(ddl):
         assert not (added and added.group(1) in distributed_tables), sql
 
 
+def assert_vector_column(column: exp.ColumnDef, embedder: str) -> None:
+    """A persisted VECTOR column holding the embedding of ``embedder``'s faces, else NULL."""
+    dimension = VECTOR_DIMENSIONS[embedder]
+    sql = column.sql(dialect="singlestore")
+    assert f"WHEN `embedder` = '{embedder}' THEN `embedding` :> VECTOR({dimension}, F32)" in sql
+    assert sql.endswith(f"PERSISTED VECTOR({dimension}, F32)")
+
+
 def test_faces_are_sharded_by_movie_with_one_vector_column_per_embedder(ddl):
     sql = create_table(ddl, "faces_face")
     shard, uniques = shard_and_unique_keys(sql)
@@ -242,14 +255,39 @@ def test_faces_are_sharded_by_movie_with_one_vector_column_per_embedder(ddl):
     columns = {
         column.name: column for column in tree.this.expressions if isinstance(column, exp.ColumnDef)
     }
-    for embedder, dimension in VECTOR_DIMENSIONS.items():
-        column = columns[vector_column(embedder)].sql(dialect="singlestore")
-        assert f"WHEN `embedder` = '{embedder}' THEN `embedding` :> VECTOR({dimension}, F32)" in (
-            column
-        )
-        assert column.endswith(f"PERSISTED VECTOR({dimension}, F32)")
+    for embedder in TABLE_VECTOR_EMBEDDERS:
+        assert_vector_column(columns[vector_column(embedder)], embedder)
+    # Embedders registered later get their column from a migration of their own.
+    assert vector_column("dlib-resnet-mtcnn") not in columns
     # The ORM's column stays a BLOB of packed float32 on every backend.
     assert columns["embedding"].sql(dialect="singlestore") == "`embedding` LONGBLOB NOT NULL"
+
+
+def test_a_later_embedder_gets_its_vector_column_from_its_own_migration(ddl):
+    added = [
+        sql for migration, sql in ddl if migration == "faces.0002_face_dlib_resnet_mtcnn_vector"
+    ]
+    assert len(added) == 1
+    tree = parse(added[0])
+    assert isinstance(tree, exp.Alter) and tree.this.name == "faces_face"
+    (column,) = tree.args["actions"]
+    assert isinstance(column, exp.ColumnDef)
+    assert column.name == vector_column("dlib-resnet-mtcnn") == "embedding_dlib_resnet_mtcnn"
+    assert_vector_column(column, "dlib-resnet-mtcnn")
+    # Every embedder ends with exactly one column, created with the table or added later.
+    columns = [vector_column(name) for name in TABLE_VECTOR_EMBEDDERS] + [column.name]
+    assert sorted(columns) == sorted(vector_column(name) for name in VECTOR_DIMENSIONS)
+
+
+def test_the_vector_column_migration_does_nothing_on_sqlite(django_db_blocker):
+    from django.db.migrations.executor import MigrationExecutor
+
+    with django_db_blocker.unblock(), connection.schema_editor(collect_sql=True) as editor:
+        loader = MigrationExecutor(connection).loader
+        migration = loader.get_migration("faces", "0002_face_dlib_resnet_mtcnn_vector")
+        state = loader.project_state(("faces", "0001_initial"))
+        migration.apply(state, editor, collect_sql=True)
+    assert [sql for sql in editor.collected_sql if not sql.startswith("--")] == []
 
 
 def test_frames_are_sharded_by_movie_and_sorted_by_frame(ddl):
@@ -444,7 +482,11 @@ def test_vector_index_statements():
 
     indexed = [("faces_face", 1, "faces_face_embedding_dlib_resnet_ann", "VECTOR")]
     fake = RecordingConnection(rows=indexed, description=SHOW_INDEX_COLUMNS)
-    assert vector_index_status(fake) == {"facenet-vggface2": None, "dlib-resnet": "VECTOR"}
+    assert vector_index_status(fake) == {
+        "facenet-vggface2": None,
+        "dlib-resnet": "VECTOR",
+        "dlib-resnet-mtcnn": None,
+    }
     sql = drop_vector_index("dlib-resnet", connection=fake)
     assert sql == "DROP INDEX `faces_face_embedding_dlib_resnet_ann` ON `faces_face`"
     assert isinstance(parse(sql), exp.Drop)

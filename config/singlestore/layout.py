@@ -9,7 +9,10 @@ its AUTO_INCREMENT (unique by construction) and gets a non-unique hash key for `
 Faces get one persisted computed ``VECTOR(n, F32)`` column per embedder, derived from the
 ``embedding`` BLOB that the ORM writes (little-endian float32, the VECTOR binary format). The
 ORM keeps reading and writing ``embedding`` on every backend; SingleStoreDB fills the vector
-column of the face's embedder and leaves the others NULL.
+column of the face's embedder and leaves the others NULL. The faces table is created with the
+columns of ``TABLE_VECTOR_EMBEDDERS``; each later embedder's column is added by a migration of
+its own (``config.singlestore.operations.AddVectorColumn``), so that a new database and an
+upgraded one end with the same table.
 """
 
 from __future__ import annotations
@@ -18,7 +21,13 @@ from dataclasses import dataclass
 
 # Frozen here (not imported from faces.embedders, which loads torch) because migrations must
 # produce the same DDL forever; tests check that it matches faces.embedders.DIMENSIONS.
-VECTOR_DIMENSIONS: dict[str, int] = {"facenet-vggface2": 512, "dlib-resnet": 128}
+VECTOR_DIMENSIONS: dict[str, int] = {
+    "facenet-vggface2": 512,
+    "dlib-resnet": 128,
+    "dlib-resnet-mtcnn": 128,  # added by faces' migration 0002
+}
+# The embedders whose columns faces' migration 0001 creates with the table.
+TABLE_VECTOR_EMBEDDERS: tuple[str, ...] = ("facenet-vggface2", "dlib-resnet")
 
 
 # Django's own apps and the small per-user search tables have unique keys that do not contain
@@ -47,7 +56,7 @@ class TableLayout:
     sort_key: tuple[str, ...]
     # Non-unique hash keys (the old primary key lives on here).
     hash_keys: tuple[tuple[str, ...], ...] = ()
-    # Embedders whose persisted VECTOR column the table carries.
+    # Embedders whose persisted VECTOR column the table is created with.
     vector_embedders: tuple[str, ...] = ()
 
 
@@ -65,6 +74,6 @@ LAYOUTS: dict[str, TableLayout] = {
         shard_key=("movie_id",),
         sort_key=("embedder", "movie_id", "frame_index", "face_index"),
         hash_keys=(("id",),),
-        vector_embedders=tuple(VECTOR_DIMENSIONS),
+        vector_embedders=TABLE_VECTOR_EMBEDDERS,
     ),
 }

@@ -77,6 +77,15 @@ class DatabaseSchemaEditor(BaseSchemaEditor):
         definitions.append(f"SORT KEY ({self._columns(layout.sort_key)})")
         return definitions
 
+    def add_vector_column(self, model, embedder: str) -> None:
+        """Add ``embedder``'s persisted VECTOR column to a table created without it."""
+        table = self.quote_name(model._meta.db_table)
+        self.execute(f"ALTER TABLE {table} ADD COLUMN {self._vector_column_sql(embedder)}")
+
+    def remove_vector_column(self, model, embedder: str) -> None:
+        table = self.quote_name(model._meta.db_table)
+        self.execute(f"ALTER TABLE {table} DROP COLUMN {self.quote_name(vector_column(embedder))}")
+
     def _columns(self, columns: tuple[str, ...]) -> str:
         return ", ".join(self.quote_name(column) for column in columns)
 

@@ -1,0 +1,162 @@
+"""MTCNN's three stages on one image, with the image pyramid built from one integral image.
+
+facenet-pytorch's ``detect_face`` builds every pyramid scale by area interpolation of the whole
+frame (torch's ``interpolate(mode="area")``, an adaptive average pooling), so its cost grows
+with the frame size times the number of scales: on a 1080p frame searched from 65 px up, 9
+full-frame passes. Here one integral image of the frame (``cv2.integral``: exact int32 sums of
+uint8 pixels, one pass) gives each scale's pixels as the same pooling windows' sums from four
+corners, in time proportional to the scale's own size. Window bounds are the ones adaptive
+pooling uses, so the levels equal facenet-pytorch's to float rounding (the division differs in
+the last bit). ``manage.py bench_faces --only pyramid`` times both ways; ``--only detections``
+compares their faces.
+
+The stages after the pyramid are facenet-pytorch's, called through its own helpers, with the
+same thresholds, scale factor, NMS overlaps and order: P-net on every scale (NMS 0.5 per
+scale, 0.7 over all), then R-net on 24x24 and O-net on 48x48 area-resized crops of the
+original pixels. The crops are cut from the uint8 frame and converted per crop, so the frame
+is never converted to float as a whole.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from facenet_pytorch.models.utils.detect_face import (
+    batched_nms_numpy,
+    bbreg,
+    fixed_batch_process,
+    generateBoundingBox,
+    imresample,
+    pad,
+    rerec,
+)
+from torchvision.ops import nms
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from torch import nn
+
+PNET_CELL = 12  # P-net's window, in pixels of the scale it runs on
+
+
+def pyramid_scales(height: int, width: int, min_face_px: float, factor: float) -> list[float]:
+    """The scales MTCNN searches: from 12 / min_face_px down by ``factor`` while the shorter
+    side still holds one P-net window (facenet-pytorch's rule)."""
+    scale = PNET_CELL / min_face_px
+    shorter = min(height, width) * scale
+    scales = []
+    while shorter >= PNET_CELL:
+        scales.append(scale)
+        scale *= factor
+        shorter *= factor
+    return scales
+
+
+def _window_bounds(source: int, target: int) -> tuple[np.ndarray, np.ndarray]:
+    """Adaptive average pooling's windows: [floor(i*s/t), ceil((i+1)*s/t)) for each output i."""
+    i = np.arange(target, dtype=np.int64)
+    return (i * source) // target, -((-(i + 1) * source) // target)
+
+
+def pyramid_levels(integral: np.ndarray, sizes: list[tuple[int, int]]) -> Iterator[torch.Tensor]:
+    """Each (1, 3, rows, columns) float32 level from the (h+1, w+1, 3) int32 integral image."""
+    height, width = integral.shape[0] - 1, integral.shape[1] - 1
+    for rows, columns in sizes:
+        top, bottom = _window_bounds(height, rows)
+        left, right = _window_bounds(width, columns)
+        band = integral[bottom] - integral[top]  # (rows, w+1, 3): column prefix sums
+        sums = band[:, right] - band[:, left]  # (rows, columns, 3)
+        counts = ((bottom - top)[:, None] * (right - left)[None, :]).astype(np.float32)
+        level = sums.astype(np.float32) / counts[:, :, None]
+        yield torch.from_numpy(np.ascontiguousarray(level.transpose(2, 0, 1))).unsqueeze(0)
+
+
+def _normalise(pixels: torch.Tensor) -> torch.Tensor:
+    return (pixels - 127.5) * 0.0078125
+
+
+def detect(
+    image: np.ndarray,
+    min_face_px: float,
+    nets: tuple[nn.Module, nn.Module, nn.Module],
+    thresholds: tuple[float, float, float],
+    factor: float,
+    on: torch.device,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 5) boxes with probability and (n, 5, 2) landmarks for an (h, w, 3) uint8 image.
+
+    Call under ``torch.inference_mode()``.
+    """
+    import cv2
+
+    pnet, rnet, onet = nets
+    height, width = image.shape[:2]
+    scales = pyramid_scales(height, width, min_face_px, factor)
+    sizes = [(int(height * scale + 1), int(width * scale + 1)) for scale in scales]
+    integral = cv2.integral(image)
+    found = []
+    for scale, level in zip(scales, pyramid_levels(integral, sizes), strict=True):
+        reg, probs = pnet(_normalise(level.to(on)))
+        boxes, _ = generateBoundingBox(reg, probs[:, 1], scale, thresholds[0])
+        found.append(boxes[nms(boxes[:, :4], boxes[:, 4], 0.5)])
+    empty = (np.zeros((0, 5), np.float32), np.zeros((0, 5, 2), np.float32))
+    if not found:
+        return empty
+    boxes = torch.cat(found)
+    boxes = boxes[nms(boxes[:, :4], boxes[:, 4], 0.7)]
+    size = torch.stack([boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]] * 2, dim=1)
+    boxes = torch.cat([boxes[:, :4] + boxes[:, 5:9] * size, boxes[:, 4:5]], dim=1)
+    boxes = rerec(boxes)
+    planes = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).to(on)
+
+    boxes, crops = _crops(planes, boxes, 24)
+    if not len(boxes):
+        return empty
+    regression, scores = fixed_batch_process(crops, rnet)
+    keep = scores[:, 1] > thresholds[1]
+    boxes = torch.cat([boxes[keep, :4], scores[keep, 1:2]], dim=1)
+    regression = regression[keep]
+    pick = nms(boxes[:, :4], boxes[:, 4], 0.7)
+    boxes = rerec(bbreg(boxes[pick], regression[pick]))
+
+    boxes, crops = _crops(planes, boxes, 48)
+    if not len(boxes):
+        return empty
+    regression, landmarks, scores = fixed_batch_process(crops, onet)
+    keep = scores[:, 1] > thresholds[2]
+    boxes = torch.cat([boxes[keep, :4], scores[keep, 1:2]], dim=1)
+    landmarks, regression = landmarks[keep], regression[keep]
+    box_width = (boxes[:, 2] - boxes[:, 0] + 1)[:, None]
+    box_height = (boxes[:, 3] - boxes[:, 1] + 1)[:, None]
+    points = torch.stack(
+        [
+            box_width * landmarks[:, :5] + boxes[:, 0:1] - 1,
+            box_height * landmarks[:, 5:] + boxes[:, 1:2] - 1,
+        ],
+        dim=2,
+    )
+    boxes = bbreg(boxes, regression)
+    zeros = torch.zeros(len(boxes), dtype=torch.long, device=boxes.device)
+    pick = batched_nms_numpy(boxes[:, :4], boxes[:, 4], zeros, 0.7, "Min")
+    return boxes[pick].cpu().numpy(), points[pick].cpu().numpy()
+
+
+def _crops(
+    planes: torch.Tensor, boxes: torch.Tensor, side: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The boxes that overlap the image and their (n, 3, side, side) normalised crops, cut
+    as facenet-pytorch cuts them (box corners truncated, clamped to the image)."""
+    height, width = planes.shape[1:]
+    top, bottom, left, right = pad(boxes, width, height)
+    usable = np.flatnonzero((bottom > top - 1) & (right > left - 1))
+    crops = [
+        imresample(planes[:, top[k] - 1 : bottom[k], left[k] - 1 : right[k]][None].float(), side)
+        for k in usable
+    ]
+    if not crops:
+        return boxes[:0], planes.new_zeros((0, 3, side, side), dtype=torch.float32)
+    keep = torch.as_tensor(usable, device=boxes.device)
+    return boxes[keep], _normalise(torch.cat(crops))
