@@ -27,7 +27,6 @@ browser downloads each stored JPEG once.
 from __future__ import annotations
 
 import mimetypes
-import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -38,8 +37,7 @@ from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import http_date
 from django.views.decorators.http import require_safe
 
-# What ingest writes for everyone: movies/<id>/frames|thumbnails|faces/<file>.jpg
-SHARED_MEDIA = re.compile(r"movies/\d+/(frames|thumbnails|faces)/[^/]+\.jpg")
+from movies.storage import SHARED_MEDIA
 
 
 def resolve_media_path(name: str) -> Path:

@@ -7,27 +7,7 @@ from pathlib import Path
 from django.db import models
 from django.urls import reverse
 
-
-def movie_upload_to(movie: Movie, filename: str) -> str:
-    """Uploads live in a folder named by their checksum: media storage overwrites files of the
-    same name (frame images rely on it), so two different uploads must never share a name."""
-    folder = (movie.checksum or "unhashed")[:16]
-    return f"movies/uploads/{folder}/{filename}"
-
-
-def frame_image_path(movie_id: int, frame_index: int, kind: str = "frame") -> str:
-    """Deterministic storage name, so a resumed ingest overwrites instead of duplicating."""
-    return f"movies/{movie_id}/{kind}s/{frame_index:08d}.jpg"
-
-
-def face_thumbnail_path(movie_id: int, frame_index: int, face_index: int) -> str:
-    """Deterministic storage name of a face crop (see frame_image_path)."""
-    return f"movies/{movie_id}/faces/{frame_index:08d}_{face_index:03d}.jpg"
-
-
-def movie_media_folder(movie_id: int) -> str:
-    """Every image ingest writes for a movie lives below this storage folder."""
-    return f"movies/{movie_id}"
+from movies.storage import movie_upload_to
 
 
 class Movie(models.Model):

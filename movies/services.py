@@ -23,10 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import numpy as np
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import F
@@ -35,12 +32,12 @@ from django.utils import timezone
 from faces.embedders import EmbedderError, get_embedder
 from faces.models import Face, pack_vector
 from faces.pipeline import DetectedFace, analyse_images
-from movies.models import (
-    Frame,
-    Movie,
+from movies.models import Frame, Movie
+from movies.storage import (
+    delete_frame_images,
+    delete_upload,
     face_thumbnail_path,
-    frame_image_path,
-    movie_media_folder,
+    write_frame_images,
 )
 from movies.timing import NullTimer, StageTimer
 from movies.video import (
@@ -55,15 +52,9 @@ from movies.video import (
 logger = logging.getLogger(__name__)
 
 INGEST_QUEUE = "ingest"
-THUMBNAIL_WIDTH = 320
-FACE_THUMBNAIL_SIZE = 160
-FRAME_JPEG_QUALITY = 90
-THUMBNAIL_JPEG_QUALITY = 82
 # A running ingest writes its checkpoint at least this often; a "running" movie that has been
 # silent for longer lost its worker (killed) and may be started again.
 STALE_RUNNING_SECONDS = 600
-_MEDIA_SUBFOLDERS = ("frames", "thumbnails", "faces")
-_INDEX_IN_NAME = re.compile(r"^(\d+)")
 
 
 class IngestError(Exception):
@@ -517,7 +508,7 @@ def _store_batch(
     """Files, then Frame rows, then Face rows for one batch; returns the number of faces."""
     frames = []
     for sampled, faces in zip(batch, results, strict=True):
-        frames.append(_write_frame_images(movie.pk, sampled, faces))
+        frames.append(_frame_row(movie.pk, sampled, faces))
     Frame.objects.bulk_create(frames)
     # Ids are read back rather than taken from bulk_create: not every backend returns them.
     frame_ids = dict(
@@ -534,18 +525,12 @@ def _store_batch(
     return len(rows)
 
 
-def _write_frame_images(movie_id: int, sampled: SampledFrame, faces: list[DetectedFace]) -> Frame:
-    image = sampled.image_bgr
-    height, width = image.shape[:2]
-    image_name = frame_image_path(movie_id, sampled.index)
-    thumbnail_name = frame_image_path(movie_id, sampled.index, "thumbnail")
-    _save_jpeg(image_name, image, FRAME_JPEG_QUALITY)
-    _save_jpeg(thumbnail_name, _resize_to_width(image, THUMBNAIL_WIDTH), THUMBNAIL_JPEG_QUALITY)
-    for face_index, face in enumerate(faces):
-        crop = _face_crop(image, face.detection.box)
-        _save_jpeg(
-            face_thumbnail_path(movie_id, sampled.index, face_index), crop, THUMBNAIL_JPEG_QUALITY
-        )
+def _frame_row(movie_id: int, sampled: SampledFrame, faces: list[DetectedFace]) -> Frame:
+    """The Frame row of a sampled frame, once its images are stored."""
+    image_name, thumbnail_name = write_frame_images(
+        movie_id, sampled.index, sampled.image_bgr, [face.detection.box for face in faces]
+    )
+    height, width = sampled.image_bgr.shape[:2]
     return Frame(
         movie_id=movie_id,
         index=sampled.index,
@@ -581,48 +566,6 @@ def _face_row(
         embedding=pack_vector(face.vector),
         thumbnail=face_thumbnail_path(movie.pk, frame_index, face_index),
     )
-
-
-def _save_jpeg(name: str, image_bgr: np.ndarray, quality: int) -> None:
-    ok, encoded = cv2.imencode(".jpg", image_bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise RuntimeError(f"JPEG encoding failed for {name}")
-    saved = default_storage.save(name, ContentFile(encoded.tobytes()))
-    if saved != name:
-        # Resume relies on overwriting: a storage that renames would leave orphans.
-        default_storage.delete(saved)
-        raise RuntimeError(
-            f"media storage renamed {name} to {saved}; enable overwriting "
-            "(STORAGES['default']['OPTIONS']['allow_overwrite'] = True)"
-        )
-
-
-def _resize_to_width(image: np.ndarray, width: int) -> np.ndarray:
-    height, current = image.shape[:2]
-    if current <= width:
-        return image
-    new_height = max(1, round(height * width / current))
-    return cv2.resize(image, (width, new_height), interpolation=cv2.INTER_AREA)
-
-
-def _face_crop(image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
-    """The face with a 20% margin, clipped to the frame, at most FACE_THUMBNAIL_SIZE px."""
-    height, width = image.shape[:2]
-    x1, y1, x2, y2 = box
-    margin_x, margin_y = 0.2 * (x2 - x1), 0.2 * (y2 - y1)
-    left = int(max(0, np.floor(x1 - margin_x)))
-    top = int(max(0, np.floor(y1 - margin_y)))
-    right = int(min(width, np.ceil(x2 + margin_x)))
-    bottom = int(min(height, np.ceil(y2 + margin_y)))
-    if right <= left or bottom <= top:
-        left, top, right, bottom = 0, 0, width, height
-    crop = image[top:bottom, left:right]
-    longest = max(crop.shape[:2])
-    if longest > FACE_THUMBNAIL_SIZE:
-        scale = FACE_THUMBNAIL_SIZE / longest
-        size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
-        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
-    return crop
 
 
 def _checkpoint(movie: Movie, plan: _Plan, next_index: int, frames: int, faces: int) -> None:
@@ -726,7 +669,7 @@ def discard_after_checkpoint(movie: Movie) -> None:
     checkpoint = movie.next_frame_index
     Face.objects.filter(movie=movie, frame_index__gte=checkpoint).delete()
     Frame.objects.filter(movie=movie, index__gte=checkpoint).delete()
-    _delete_media(movie.pk, lambda index: index >= checkpoint)
+    delete_frame_images(movie.pk, from_index=checkpoint)
 
 
 def clear_ingest(movie: Movie) -> None:
@@ -756,40 +699,9 @@ def forget_deleted_movie(movie_id: int) -> None:
 
 def delete_movie_files(movie_id: int, *, upload_name: str = "") -> None:
     """Remove the movie's frame, thumbnail and face images (and the uploaded video named)."""
-    _delete_media(movie_id, lambda index: True)
-    _remove_empty_folders(movie_media_folder(movie_id))
+    delete_frame_images(movie_id)
     if upload_name:
-        default_storage.delete(upload_name)
-        _remove_empty_folders(str(Path(upload_name).parent))
-
-
-def _delete_media(movie_id: int, wanted: Callable[[int], bool]) -> None:
-    base = movie_media_folder(movie_id)
-    for sub in _MEDIA_SUBFOLDERS:
-        folder = f"{base}/{sub}"
-        try:
-            _, files = default_storage.listdir(folder)
-        except FileNotFoundError:
-            continue
-        for name in files:
-            match = _INDEX_IN_NAME.match(name)
-            if match and wanted(int(match.group(1))):
-                default_storage.delete(f"{folder}/{name}")
-
-
-def _remove_empty_folders(folder: str) -> None:
-    """Tidy empty folders on local storage (other storages have no folders to remove)."""
-    try:
-        root = Path(default_storage.path(folder))
-    except NotImplementedError:
-        return
-    if not root.is_dir():
-        return
-    for path in sorted(root.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        if path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
-    if not any(root.iterdir()):
-        root.rmdir()
+        delete_upload(upload_name)
 
 
 def on_movie_deleted(movie: Movie) -> None:

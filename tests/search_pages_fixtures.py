@@ -20,7 +20,8 @@ from django.core.files.storage import default_storage
 from PIL import Image
 
 from faces.models import Face, pack_vector
-from movies.models import Frame, Movie, frame_image_path
+from movies.models import Frame, Movie
+from movies.storage import frame_image_path
 
 EMBEDDER = "dlib-resnet"
 DIMENSION = 128

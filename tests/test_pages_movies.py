@@ -14,7 +14,8 @@ from PIL import Image
 
 from faces.models import Face, pack_vector
 from movies.display import box_percentages, hms
-from movies.models import Frame, Movie, frame_image_path
+from movies.models import Frame, Movie
+from movies.storage import frame_image_path
 
 pytestmark = pytest.mark.django_db
 
