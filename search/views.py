@@ -25,9 +25,9 @@ from django.urls import reverse, reverse_lazy
 from django.views import View
 from django.views.generic import DeleteView, FormView, ListView, TemplateView, UpdateView
 
-from config.media import send_media_file
 from faces.models import Face
 from movies.display import box_style
+from movies.media import send_media_file
 from search import services
 from search.forms import (
     PhotoUploadForm,

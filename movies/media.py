@@ -1,7 +1,8 @@
 """Protected media: frame images and thumbnails are served to logged-in users only.
 
-The generic ``/media/`` view serves only what ingest writes for every user to see (frame images,
-frame thumbnails, face crops below ``movies/<id>/``). Other media has an owner or is not meant for
+The generic ``/media/`` view (wired in config/urls.py as ``media``) serves only what ingest
+writes for every user to see (frame images, frame thumbnails, face crops: the pattern
+``movies.storage.SHARED_MEDIA``). Other media has an owner or is not meant for
 pages: uploaded query photos go through ``search:photo-image``, which checks the owner, and
 uploaded movie files are not served at all. Both views hand the bytes over with
 ``send_media_file``.
