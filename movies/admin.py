@@ -18,14 +18,10 @@ from django.utils.safestring import mark_safe
 
 from faces.models import Face
 from movies.display import hms
+from movies.errors import AlreadyQueued, QueueUnavailable
 from movies.forms import MovieAddForm, MovieChangeForm
+from movies.jobs import cancel_ingest, enqueue_ingest
 from movies.models import Frame, Movie
-from movies.services import (
-    AlreadyQueued,
-    QueueUnavailable,
-    cancel_ingest,
-    enqueue_ingest,
-)
 
 ACTIVE = (Movie.Status.QUEUED, Movie.Status.RUNNING)
 MAX_POLLED = 200

@@ -9,8 +9,9 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
 from faces.embedders import EMBEDDER_NAMES
+from movies.errors import ImportPathError
 from movies.models import Movie
-from movies.services import ImportPathError, import_dirs, register_movie, resolve_import_path
+from movies.registration import import_dirs, register_movie, resolve_import_path
 
 
 class MovieChangeForm(forms.ModelForm):

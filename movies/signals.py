@@ -11,8 +11,8 @@ from typing import Any
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
+from movies.frames import on_movie_deleted
 from movies.models import Movie
-from movies.services import on_movie_deleted
 
 
 @receiver(post_delete, sender=Movie, dispatch_uid="movies.delete_movie_files")

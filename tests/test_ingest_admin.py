@@ -14,8 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from faces.models import Face
+from movies.ingest import ingest_movie
 from movies.models import Frame, Movie
-from movies.services import ingest_movie, register_movie
+from movies.registration import register_movie
 from tests.ingest_helpers import faceless_clip, media_files, miranda_clip, needs_ffmpeg
 
 pytestmark = pytest.mark.django_db

@@ -188,7 +188,8 @@ class Command(BaseCommand):
     # --- child -----------------------------------------------------------------------------
 
     def run_child(self, options: dict[str, Any]) -> None:
-        from movies.services import ingest_movie, register_movie
+        from movies.ingest import ingest_movie
+        from movies.registration import register_movie
         from movies.timing import StageTimer
 
         clip = Path(options["clip"])

@@ -16,16 +16,11 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from movies.errors import IngestError
+from movies.ingest import IngestProgress, IngestReport, ingest_movie
+from movies.jobs import enqueue_ingest
 from movies.models import Movie
-from movies.services import (
-    IngestError,
-    IngestProgress,
-    IngestReport,
-    change_ingest_settings,
-    enqueue_ingest,
-    ingest_movie,
-    register_movie,
-)
+from movies.registration import change_ingest_settings, register_movie
 from movies.video import VIDEO_EXTENSIONS
 
 
@@ -75,7 +70,7 @@ class Command(BaseCommand):
         self.options = options
         if options["verbosity"] < 2:
             # Each file gets its own line below; the service's log line would repeat it.
-            logging.getLogger("movies.services").setLevel(logging.ERROR)
+            logging.getLogger("movies.ingest").setLevel(logging.ERROR)
         self.counts = {"done": 0, "failed": 0, "queued": 0, "cancelled": 0}
         self.frames = self.faces = 0
         for path in self.collect(options["paths"]):

@@ -1,0 +1,23 @@
+"""Domain errors of movies: each message is one line, fit for a user."""
+
+from __future__ import annotations
+
+
+class IngestError(Exception):
+    """A movie cannot be ingested as asked; the message is one line, fit for a user."""
+
+
+class ImportPathError(IngestError):
+    """A server path outside settings.FACEFINDER_IMPORT_DIRS, or not a file."""
+
+
+class QueueUnavailable(IngestError):
+    """Redis did not take the job; nothing was queued."""
+
+
+class AlreadyQueued(IngestError):
+    """The movie already has a live job or is being ingested right now."""
+
+
+class IngestJobFailed(IngestError):
+    """Raised so that rq records the job as failed; the movie carries the same reason."""

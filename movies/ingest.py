@@ -1,0 +1,420 @@
+"""Ingest: from a movie file to stored frames and embedded faces.
+
+The one code path for the admin actions, the rq job and the ``ingest`` command.
+
+No transactions are assumed (SingleStoreDB has none), so correctness comes from keys and
+idempotent writes. Per batch of sampled frames the order is: image files (deterministic
+names, overwritten) → Frame rows → Face rows → the movie's checkpoint ``next_frame_index``.
+Everything below the checkpoint is complete; on every (re)start whatever lies at or past it
+(a batch cut short by a kill) is removed first, rows and files, and the work goes on from there.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import cv2
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from faces.embedders import EmbedderError, get_embedder
+from faces.models import Face
+from faces.pipeline import analyse_images
+from movies.errors import IngestError
+from movies.frames import clear_ingest, discard_after_checkpoint, forget_deleted_movie, store_batch
+from movies.models import Frame, Movie
+from movies.registration import has_stored_frames
+from movies.timing import NullTimer, StageTimer
+from movies.video import (
+    FrameSampler,
+    SampledFrame,
+    VideoError,
+    VideoInfo,
+    prefetched,
+    probe_video,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestProgress:
+    movie_id: int
+    title: str
+    next_frame_index: int
+    total_frames: int | None
+    frames_sampled: int
+    faces_found: int
+
+
+@dataclass
+class IngestReport:
+    movie_id: int
+    title: str
+    status: str
+    frames_sampled: int = 0
+    faces_found: int = 0
+    frames_added: int = 0
+    faces_added: int = 0
+    resumed_from: int = 0
+    seconds: float = 0.0
+    error: str = ""
+    already_done: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (Movie.Status.DONE, Movie.Status.CANCELLED)
+
+    @property
+    def message(self) -> str:
+        if self.status == Movie.Status.FAILED:
+            return f"failed: {self.error}"
+        if self.status == Movie.Status.CANCELLED:
+            return f"cancelled after {self.frames_sampled} sampled frames (resumable)"
+        if self.already_done:
+            return (
+                f"already ingested ({self.frames_sampled} frames, {self.faces_found} faces); "
+                "re-ingest from scratch to redo it"
+            )
+        resumed = f" (resumed at frame {self.resumed_from})" if self.resumed_from else ""
+        if self.faces_found == 0:
+            return f"done: {self.frames_sampled} frames sampled, no faces found{resumed}"
+        return f"done: {self.frames_sampled} frames sampled, {self.faces_found} faces{resumed}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+ProgressCallback = Callable[[IngestProgress], None]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one ingest run does, fixed before the first frame."""
+
+    embedder: str
+    min_face: float
+    min_probability: float
+    sample_every: int
+    batch_size: int
+    info: VideoInfo
+
+    def recorded_settings(self) -> dict[str, Any]:
+        return {
+            "sample_every": self.sample_every,
+            "embedder": self.embedder,
+            "min_face": self.min_face,
+            "min_probability": self.min_probability,
+        }
+
+
+def ingest_movie(
+    movie_id: int,
+    *,
+    from_scratch: bool = False,
+    progress: ProgressCallback | None = None,
+    timer: StageTimer | None = None,
+    expect_status: str | None = None,
+) -> IngestReport:
+    """Sample, detect, embed and store a movie; resumes from its checkpoint.
+
+    Returns a report; a bad file, an unknown embedder or missing weights give a ``failed``
+    report (the movie is marked failed with the reason) rather than an exception. Unexpected
+    errors mark the movie failed too and are re-raised; the checkpoint stays, so the next run
+    resumes. ``expect_status`` (used by the rq job) starts only if the movie is still in that
+    status, so a job cancelled while it waited does nothing.
+    """
+    timer = timer or NullTimer()
+    started = time.monotonic()
+    movie = Movie.objects.get(pk=movie_id)
+    if movie.status == Movie.Status.DONE and not from_scratch and expect_status is None:
+        report = _report(movie, Movie.Status.DONE, started, timer)
+        report.already_done = True
+        return report
+    if not _claim(movie, expect_status):
+        movie.refresh_from_db()
+        return _report(movie, status=movie.status, started=started, timer=timer)
+    if from_scratch:
+        clear_ingest(movie)
+    resumed_from = movie.next_frame_index
+    try:
+        plan = _plan(movie, timer)
+        if not from_scratch:  # from scratch, clear_ingest already removed everything
+            discard_after_checkpoint(movie)
+        _reset_counts(movie)
+        report = _run_batches(movie, plan, progress=progress, timer=timer, started=started)
+    except VideoError as exc:
+        # The file itself is unusable: nothing of it may stay behind.
+        clear_ingest(movie)
+        return _fail(movie, str(exc), started=started, timer=timer)
+    except (IngestError, EmbedderError) as exc:
+        return _fail(movie, str(exc), started=started, timer=timer)
+    except BaseException as exc:
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        _fail(movie, f"{type(exc).__name__}: {first_line}".rstrip(": "), started, timer)
+        raise
+    report.resumed_from = resumed_from
+    return report
+
+
+def _claim(movie: Movie, expect_status: str | None) -> bool:
+    """Mark the movie running; with ``expect_status`` only if it still has that status."""
+    values = {
+        "status": Movie.Status.RUNNING,
+        "last_error": "",
+        "ingest_started_at": timezone.now(),
+        "ingest_finished_at": None,
+        "updated_at": timezone.now(),
+    }
+    rows = Movie.objects.filter(pk=movie.pk)
+    if expect_status is not None:
+        rows = rows.filter(status=expect_status)
+    if not rows.update(**values):
+        return False
+    for name, value in values.items():
+        setattr(movie, name, value)
+    return True
+
+
+def _plan(movie: Movie, timer: StageTimer) -> _Plan:
+    embedder = movie.embedder or settings.FACEFINDER_EMBEDDER
+    min_face = movie.min_face if movie.min_face is not None else settings.FACEFINDER_MIN_FACE
+    if not min_face or min_face <= 0:
+        raise IngestError(f"minimum face size must be positive, got {min_face}")
+    if movie.sample_every < 1:
+        raise IngestError("the sampling interval must be at least 1")
+    try:
+        video_path = movie.path
+    except NotImplementedError as exc:  # an upload kept in remote storage (S3)
+        raise IngestError(
+            "the uploaded video is in remote media storage, which ingest cannot read; "
+            "add the movie by a server path instead"
+        ) from exc
+    with timer.stage("probe"):
+        info = probe_video(video_path)
+    plan = _Plan(
+        embedder=embedder,
+        min_face=float(min_face),
+        min_probability=float(settings.FACEFINDER_MIN_PROBABILITY),
+        sample_every=int(movie.sample_every),
+        batch_size=max(1, int(settings.FACEFINDER_FRAME_BATCH)),
+        info=info,
+    )
+    _check_same_settings(movie, plan)
+    with timer.stage("load models"):
+        get_embedder(embedder)  # unknown name or missing weights fail here, before any work
+    Movie.objects.filter(pk=movie.pk).update(
+        embedder=embedder,
+        min_face=plan.min_face,
+        ingest_settings=plan.recorded_settings(),
+        fps=info.fps,
+        frame_count=info.estimated_frames,
+        duration_seconds=info.duration_seconds,
+        width=info.width,
+        height=info.height,
+    )
+    movie.refresh_from_db()
+    return plan
+
+
+def _check_same_settings(movie: Movie, plan: _Plan) -> None:
+    started = has_stored_frames(movie)
+    recorded = movie.ingest_settings or {}
+    if not started or not recorded:
+        return
+    wanted = plan.recorded_settings()
+    changed = [
+        f"{key} {recorded.get(key)!r} → {value!r}"
+        for key, value in wanted.items()
+        if recorded.get(key) != value
+    ]
+    if changed:
+        raise IngestError(
+            "settings changed since this movie was partly ingested ("
+            + ", ".join(changed)
+            + "); re-ingest it from scratch"
+        )
+
+
+def _reset_counts(movie: Movie) -> None:
+    """Counters from the rows themselves, so a resumed run never counts a batch twice."""
+    Movie.objects.filter(pk=movie.pk).update(
+        frames_sampled=Frame.objects.filter(movie=movie).count(),
+        faces_found=Face.objects.filter(movie=movie).count(),
+    )
+    movie.refresh_from_db()
+
+
+def _run_batches(
+    movie: Movie,
+    plan: _Plan,
+    *,
+    progress: ProgressCallback | None,
+    timer: StageTimer,
+    started: float,
+) -> IngestReport:
+    sampler = FrameSampler(
+        movie.path, plan.info, every=plan.sample_every, start=movie.next_frame_index
+    )
+    frames_added = faces_added = 0
+    _notify(progress, movie, plan)
+    # The next batch decodes in the background while this one is in the networks.
+    with closing(prefetched(sampler, depth=plan.batch_size)) as frames:
+        for batch in _batches(frames, plan.batch_size, timer):
+            if _cancel_requested(movie.pk):
+                return _cancelled(movie, started, timer, frames_added, faces_added)
+            faces_added += _ingest_batch(movie, plan, batch, timer)
+            frames_added += len(batch)
+            _notify(progress, movie, plan)
+    with timer.stage("store"):
+        _finish(movie, sampler.frames_read)
+    _notify(progress, movie, plan)
+    return _report(movie, Movie.Status.DONE, started, timer, frames_added, faces_added)
+
+
+def _ingest_batch(movie: Movie, plan: _Plan, batch: list[SampledFrame], timer: StageTimer) -> int:
+    """Analyse and store one batch of sampled frames, then move the checkpoint past it."""
+    with timer.stage("convert"):
+        images_rgb = [cv2.cvtColor(f.image_bgr, cv2.COLOR_BGR2RGB) for f in batch]
+    with timer.stage("analyse"):
+        results = analyse_images(
+            images_rgb,
+            embedder=plan.embedder,
+            min_face=plan.min_face,
+            min_probability=plan.min_probability,
+        )
+    with timer.stage("store"):
+        faces_in_batch = store_batch(movie, plan.embedder, batch, results)
+        _checkpoint(movie, plan, batch[-1].index + 1, len(batch), faces_in_batch)
+    return faces_in_batch
+
+
+def _cancelled(
+    movie: Movie, started: float, timer: StageTimer, frames_added: int, faces_added: int
+) -> IngestReport:
+    _reload_or_forget(movie)
+    return _report(movie, Movie.Status.CANCELLED, started, timer, frames_added, faces_added)
+
+
+def _batches(
+    sampler: Iterable[SampledFrame], size: int, timer: StageTimer
+) -> Iterator[list[SampledFrame]]:
+    """Lists of up to ``size`` sampled frames; decoding time goes to the "decode" stage."""
+    frames = iter(sampler)
+    while True:
+        batch: list[SampledFrame] = []
+        with timer.stage("decode"):
+            for frame in frames:
+                batch.append(frame)
+                if len(batch) == size:
+                    break
+        if not batch:
+            return
+        yield batch
+        if len(batch) < size:
+            return
+
+
+def _cancel_requested(movie_id: int) -> bool:
+    status = Movie.objects.filter(pk=movie_id).values_list("status", flat=True).first()
+    return status != Movie.Status.RUNNING
+
+
+def _checkpoint(movie: Movie, plan: _Plan, next_index: int, frames: int, faces: int) -> None:
+    total = plan.info.estimated_frames
+    progress = min(0.99, next_index / total) if total else 0.0
+    Movie.objects.filter(pk=movie.pk).update(
+        next_frame_index=next_index,
+        frames_sampled=F("frames_sampled") + frames,
+        faces_found=F("faces_found") + faces,
+        progress=progress,
+        updated_at=timezone.now(),
+    )
+    movie.next_frame_index = next_index
+    movie.frames_sampled += frames
+    movie.faces_found += faces
+    movie.progress = progress
+
+
+def _finish(movie: Movie, frames_read: int) -> None:
+    values = {
+        "status": Movie.Status.DONE,
+        "progress": 1.0,
+        "next_frame_index": frames_read,
+        "frame_count": frames_read,
+        "frames_sampled": Frame.objects.filter(movie=movie).count(),
+        "faces_found": Face.objects.filter(movie=movie).count(),
+        "ingest_finished_at": timezone.now(),
+        "updated_at": timezone.now(),
+        "last_error": "",
+    }
+    Movie.objects.filter(pk=movie.pk).update(**values)
+    for name, value in values.items():
+        setattr(movie, name, value)
+
+
+def _fail(movie: Movie, reason: str, started: float, timer: StageTimer) -> IngestReport:
+    reason = " ".join(reason.split()) or "unknown error"
+    logger.warning("ingest of movie %s (%s) failed: %s", movie.pk, movie.title, reason)
+    Movie.objects.filter(pk=movie.pk).update(
+        status=Movie.Status.FAILED,
+        last_error=reason,
+        ingest_finished_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    _reload_or_forget(movie)
+    report = _report(movie, Movie.Status.FAILED, started, timer)
+    report.error = reason
+    return report
+
+
+def _reload_or_forget(movie: Movie) -> None:
+    """Reload the movie's row; if it was deleted while being ingested, delete what we wrote."""
+    try:
+        movie.refresh_from_db()
+    except Movie.DoesNotExist:
+        forget_deleted_movie(movie.pk)
+
+
+def _report(
+    movie: Movie,
+    status: str,
+    started: float,
+    timer: StageTimer,
+    frames_added: int = 0,
+    faces_added: int = 0,
+) -> IngestReport:
+    return IngestReport(
+        movie_id=movie.pk,
+        title=movie.title,
+        status=status,
+        frames_sampled=movie.frames_sampled,
+        faces_found=movie.faces_found,
+        frames_added=frames_added,
+        faces_added=faces_added,
+        seconds=time.monotonic() - started,
+        error=movie.last_error if status == Movie.Status.FAILED else "",
+        timings=dict(timer.seconds),
+    )
+
+
+def _notify(progress: ProgressCallback | None, movie: Movie, plan: _Plan) -> None:
+    if progress is None:
+        return
+    progress(
+        IngestProgress(
+            movie_id=movie.pk,
+            title=movie.title,
+            next_frame_index=movie.next_frame_index,
+            total_frames=plan.info.estimated_frames,
+            frames_sampled=movie.frames_sampled,
+            faces_found=movie.faces_found,
+        )
+    )
