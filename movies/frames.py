@@ -1,16 +1,13 @@
-"""A movie's stored frames and faces: one batch written (images, then rows), and deleted again
-past a checkpoint, all at once, or after the movie itself was deleted."""
+"""A movie's stored frames and faces: one batch written (images, then rows), and deleted again,
+past the checkpoint or all of them."""
 
 from __future__ import annotations
-
-from django.db import transaction
 
 from faces.models import Face, pack_vector
 from faces.pipeline import DetectedFace
 from movies.models import Frame, Movie
 from movies.storage import (
     delete_frame_images,
-    delete_upload,
     face_thumbnail_path,
     write_frame_images,
 )
@@ -83,47 +80,26 @@ def _face_row(
     )
 
 
-def discard_after_checkpoint(movie: Movie) -> None:
-    """Remove rows and image files at or past the checkpoint (a batch cut short)."""
-    checkpoint = movie.next_frame_index
-    Face.objects.filter(movie=movie, frame_index__gte=checkpoint).delete()
-    Frame.objects.filter(movie=movie, index__gte=checkpoint).delete()
-    delete_frame_images(movie.pk, from_index=checkpoint)
+def delete_past_checkpoint(movie: Movie) -> None:
+    """Delete the frame and face rows and images at or past the movie's checkpoint: a batch
+    that a killed or failed run left half stored."""
+    _delete_frames(movie.pk, from_index=movie.next_frame_index)
 
 
-def clear_ingest(movie: Movie) -> None:
-    """Forget everything ingest stored for the movie: rows, files, checkpoint and counters."""
-    forget_deleted_movie(movie.pk)
-    values = {
-        "next_frame_index": 0,
-        "frames_sampled": 0,
-        "faces_found": 0,
-        "progress": 0.0,
-        "ingest_settings": {},
-    }
-    Movie.objects.filter(pk=movie.pk).update(**values)
-    for name, value in values.items():
-        setattr(movie, name, value)
+def delete_ingest_output(movie: Movie) -> None:
+    """Delete everything ingest stored for a movie: frame and face rows, images, and its
+    checkpoint, counters and recorded settings (the video itself stays).
+
+    Also for a movie whose row was deleted under a running ingest: SingleStoreDB enforces no
+    foreign keys, so its frames and faces would otherwise stay behind.
+    """
+    _delete_frames(movie.pk, from_index=0)
+    Movie.objects.filter(pk=movie.pk).update(
+        next_frame_index=0, frames_sampled=0, faces_found=0, progress=0.0, ingest_settings={}
+    )
 
 
-def forget_deleted_movie(movie_id: int) -> None:
-    """Delete the rows and files an ingest wrote for a movie (the uploaded video stays).
-
-    Also for a movie deleted under a running ingest: SingleStoreDB enforces no foreign keys, so
-    such rows could otherwise stay."""
-    Face.objects.filter(movie_id=movie_id).delete()
-    Frame.objects.filter(movie_id=movie_id).delete()
-    delete_movie_files(movie_id)
-
-
-def delete_movie_files(movie_id: int, *, upload_name: str = "") -> None:
-    """Remove the movie's frame, thumbnail and face images (and the uploaded video named)."""
-    delete_frame_images(movie_id)
-    if upload_name:
-        delete_upload(upload_name)
-
-
-def on_movie_deleted(movie: Movie) -> None:
-    """After a movie row is gone (admin, bulk delete, ORM): its files go too, after commit."""
-    movie_id, upload_name = movie.pk, movie.upload.name if movie.upload else ""
-    transaction.on_commit(lambda: delete_movie_files(movie_id, upload_name=upload_name))
+def _delete_frames(movie_id: int, *, from_index: int) -> None:
+    Face.objects.filter(movie_id=movie_id, frame_index__gte=from_index).delete()
+    Frame.objects.filter(movie_id=movie_id, index__gte=from_index).delete()
+    delete_frame_images(movie_id, from_index=from_index)

@@ -27,7 +27,7 @@ from faces.embedders import EmbedderError, get_embedder
 from faces.models import Face
 from faces.pipeline import analyse_images
 from movies.errors import IngestError
-from movies.frames import clear_ingest, discard_after_checkpoint, forget_deleted_movie, store_batch
+from movies.frames import delete_ingest_output, delete_past_checkpoint, store_batch
 from movies.models import Frame, Movie
 from movies.registration import has_stored_frames
 from movies.timing import NullTimer, StageTimer
@@ -142,17 +142,18 @@ def ingest_movie(
         movie.refresh_from_db()
         return _report(movie, status=movie.status, started=started, timer=timer)
     if from_scratch:
-        clear_ingest(movie)
+        delete_ingest_output(movie)
+        movie.refresh_from_db()
     resumed_from = movie.next_frame_index
     try:
         plan = _plan(movie, timer)
-        if not from_scratch:  # from scratch, clear_ingest already removed everything
-            discard_after_checkpoint(movie)
+        if not from_scratch:  # from scratch, nothing is stored any more
+            delete_past_checkpoint(movie)
         _reset_counts(movie)
         report = _run_batches(movie, plan, progress=progress, timer=timer, started=started)
     except VideoError as exc:
         # The file itself is unusable: nothing of it may stay behind.
-        clear_ingest(movie)
+        delete_ingest_output(movie)
         return _fail(movie, str(exc), started=started, timer=timer)
     except (IngestError, EmbedderError) as exc:
         return _fail(movie, str(exc), started=started, timer=timer)
@@ -380,7 +381,7 @@ def _reload_or_forget(movie: Movie) -> None:
     try:
         movie.refresh_from_db()
     except Movie.DoesNotExist:
-        forget_deleted_movie(movie.pk)
+        delete_ingest_output(movie)
 
 
 def _report(
