@@ -94,9 +94,7 @@ def delete_ingest_output(movie: Movie) -> None:
     foreign keys, so its frames and faces would otherwise stay behind.
     """
     _delete_frames(movie.pk, from_index=0)
-    Movie.objects.filter(pk=movie.pk).update(
-        next_frame_index=0, frames_sampled=0, faces_found=0, progress=0.0, ingest_settings={}
-    )
+    Movie.objects.filter(pk=movie.pk).reset_ingest()
 
 
 def _delete_frames(movie_id: int, *, from_index: int) -> None:

@@ -20,8 +20,6 @@ from typing import Any
 
 import cv2
 from django.conf import settings
-from django.db.models import F
-from django.utils import timezone
 
 from faces.embedders import EmbedderError, get_embedder
 from faces.models import Face
@@ -138,18 +136,23 @@ def ingest_movie(
         report = _report(movie, Movie.Status.DONE, started, timer)
         report.already_done = True
         return report
-    if not _claim(movie, expect_status):
-        movie.refresh_from_db()
-        return _report(movie, status=movie.status, started=started, timer=timer)
+    rows = Movie.objects.filter(pk=movie.pk)
+    if expect_status is not None:
+        rows = rows.filter(status=expect_status)
+    claimed = rows.claim()
+    if not _reload(movie):
+        return _report(movie, Movie.Status.CANCELLED, started, timer)
+    if not claimed:
+        return _report(movie, movie.status, started, timer)
     if from_scratch:
         delete_ingest_output(movie)
-        movie.refresh_from_db()
+        _reload(movie)
     resumed_from = movie.next_frame_index
     try:
         plan = _plan(movie, timer)
         if not from_scratch:  # from scratch, nothing is stored any more
             delete_past_checkpoint(movie)
-        _reset_counts(movie)
+        _start(movie, plan)
         report = _run_batches(movie, plan, progress=progress, timer=timer, started=started)
     except VideoError as exc:
         # The file itself is unusable: nothing of it may stay behind.
@@ -165,26 +168,19 @@ def ingest_movie(
     return report
 
 
-def _claim(movie: Movie, expect_status: str | None) -> bool:
-    """Mark the movie running; with ``expect_status`` only if it still has that status."""
-    values = {
-        "status": Movie.Status.RUNNING,
-        "last_error": "",
-        "ingest_started_at": timezone.now(),
-        "ingest_finished_at": None,
-        "updated_at": timezone.now(),
-    }
-    rows = Movie.objects.filter(pk=movie.pk)
-    if expect_status is not None:
-        rows = rows.filter(status=expect_status)
-    if not rows.update(**values):
+def _reload(movie: Movie) -> bool:
+    """Reload the movie after a change of its row; False when the row is gone (the movie was
+    deleted while being ingested), and then whatever the run stored is deleted too."""
+    try:
+        movie.refresh_from_db()
+    except Movie.DoesNotExist:
+        delete_ingest_output(movie)
         return False
-    for name, value in values.items():
-        setattr(movie, name, value)
     return True
 
 
 def _plan(movie: Movie, timer: StageTimer) -> _Plan:
+    """Probe the video, check the settings and load the models; writes nothing."""
     embedder = movie.embedder or settings.FACEFINDER_EMBEDDER
     min_face = movie.min_face if movie.min_face is not None else settings.FACEFINDER_MIN_FACE
     if not min_face or min_face <= 0:
@@ -211,8 +207,15 @@ def _plan(movie: Movie, timer: StageTimer) -> _Plan:
     _check_same_settings(movie, plan)
     with timer.stage("load models"):
         get_embedder(embedder)  # unknown name or missing weights fail here, before any work
+    return plan
+
+
+def _start(movie: Movie, plan: _Plan) -> None:
+    """Record the plan and the video's facts; the counters start from the stored rows, so a
+    resumed run never counts a batch twice."""
+    info = plan.info
     Movie.objects.filter(pk=movie.pk).update(
-        embedder=embedder,
+        embedder=plan.embedder,
         min_face=plan.min_face,
         ingest_settings=plan.recorded_settings(),
         fps=info.fps,
@@ -220,9 +223,17 @@ def _plan(movie: Movie, timer: StageTimer) -> _Plan:
         duration_seconds=info.duration_seconds,
         width=info.width,
         height=info.height,
+        **_stored_counts(movie),
     )
-    movie.refresh_from_db()
-    return plan
+    _reload(movie)
+
+
+def _stored_counts(movie: Movie) -> dict[str, int]:
+    """The movie's counters as its rows have them."""
+    return {
+        "frames_sampled": Frame.objects.filter(movie=movie).count(),
+        "faces_found": Face.objects.filter(movie=movie).count(),
+    }
 
 
 def _check_same_settings(movie: Movie, plan: _Plan) -> None:
@@ -244,15 +255,6 @@ def _check_same_settings(movie: Movie, plan: _Plan) -> None:
         )
 
 
-def _reset_counts(movie: Movie) -> None:
-    """Counters from the rows themselves, so a resumed run never counts a batch twice."""
-    Movie.objects.filter(pk=movie.pk).update(
-        frames_sampled=Frame.objects.filter(movie=movie).count(),
-        faces_found=Face.objects.filter(movie=movie).count(),
-    )
-    movie.refresh_from_db()
-
-
 def _run_batches(
     movie: Movie,
     plan: _Plan,
@@ -269,13 +271,19 @@ def _run_batches(
     # The next batch decodes in the background while this one is in the networks.
     with closing(prefetched(sampler, depth=plan.batch_size)) as frames:
         for batch in _batches(frames, plan.batch_size, timer):
-            if _cancel_requested(movie.pk):
-                return _cancelled(movie, started, timer, frames_added, faces_added)
+            # Cancelled (or deleted) since the last batch: stop, keeping the checkpoint.
+            if not _reload(movie) or movie.status != Movie.Status.RUNNING:
+                return _report(
+                    movie, Movie.Status.CANCELLED, started, timer, frames_added, faces_added
+                )
             faces_added += _ingest_batch(movie, plan, batch, timer)
             frames_added += len(batch)
             _notify(progress, movie, plan)
     with timer.stage("store"):
-        _finish(movie, sampler.frames_read)
+        Movie.objects.filter(pk=movie.pk).finish(
+            frame_count=sampler.frames_read, **_stored_counts(movie)
+        )
+        _reload(movie)
     _notify(progress, movie, plan)
     return _report(movie, Movie.Status.DONE, started, timer, frames_added, faces_added)
 
@@ -293,15 +301,16 @@ def _ingest_batch(movie: Movie, plan: _Plan, batch: list[SampledFrame], timer: S
         )
     with timer.stage("store"):
         faces_in_batch = store_batch(movie, plan.embedder, batch, results)
-        _checkpoint(movie, plan, batch[-1].index + 1, len(batch), faces_in_batch)
+        next_index = batch[-1].index + 1
+        total = plan.info.estimated_frames
+        Movie.objects.filter(pk=movie.pk).checkpoint(
+            next_frame_index=next_index,
+            frames=len(batch),
+            faces=faces_in_batch,
+            progress=min(0.99, next_index / total) if total else 0.0,
+        )
+        _reload(movie)
     return faces_in_batch
-
-
-def _cancelled(
-    movie: Movie, started: float, timer: StageTimer, frames_added: int, faces_added: int
-) -> IngestReport:
-    _reload_or_forget(movie)
-    return _report(movie, Movie.Status.CANCELLED, started, timer, frames_added, faces_added)
 
 
 def _batches(
@@ -323,65 +332,14 @@ def _batches(
             return
 
 
-def _cancel_requested(movie_id: int) -> bool:
-    status = Movie.objects.filter(pk=movie_id).values_list("status", flat=True).first()
-    return status != Movie.Status.RUNNING
-
-
-def _checkpoint(movie: Movie, plan: _Plan, next_index: int, frames: int, faces: int) -> None:
-    total = plan.info.estimated_frames
-    progress = min(0.99, next_index / total) if total else 0.0
-    Movie.objects.filter(pk=movie.pk).update(
-        next_frame_index=next_index,
-        frames_sampled=F("frames_sampled") + frames,
-        faces_found=F("faces_found") + faces,
-        progress=progress,
-        updated_at=timezone.now(),
-    )
-    movie.next_frame_index = next_index
-    movie.frames_sampled += frames
-    movie.faces_found += faces
-    movie.progress = progress
-
-
-def _finish(movie: Movie, frames_read: int) -> None:
-    values = {
-        "status": Movie.Status.DONE,
-        "progress": 1.0,
-        "next_frame_index": frames_read,
-        "frame_count": frames_read,
-        "frames_sampled": Frame.objects.filter(movie=movie).count(),
-        "faces_found": Face.objects.filter(movie=movie).count(),
-        "ingest_finished_at": timezone.now(),
-        "updated_at": timezone.now(),
-        "last_error": "",
-    }
-    Movie.objects.filter(pk=movie.pk).update(**values)
-    for name, value in values.items():
-        setattr(movie, name, value)
-
-
 def _fail(movie: Movie, reason: str, started: float, timer: StageTimer) -> IngestReport:
     reason = " ".join(reason.split()) or "unknown error"
     logger.warning("ingest of movie %s (%s) failed: %s", movie.pk, movie.title, reason)
-    Movie.objects.filter(pk=movie.pk).update(
-        status=Movie.Status.FAILED,
-        last_error=reason,
-        ingest_finished_at=timezone.now(),
-        updated_at=timezone.now(),
-    )
-    _reload_or_forget(movie)
+    Movie.objects.filter(pk=movie.pk).fail(reason)
+    _reload(movie)
     report = _report(movie, Movie.Status.FAILED, started, timer)
     report.error = reason
     return report
-
-
-def _reload_or_forget(movie: Movie) -> None:
-    """Reload the movie's row; if it was deleted while being ingested, delete what we wrote."""
-    try:
-        movie.refresh_from_db()
-    except Movie.DoesNotExist:
-        delete_ingest_output(movie)
 
 
 def _report(

@@ -53,10 +53,8 @@ def enqueue_ingest(movie: Movie, *, from_scratch: bool = False) -> str:
         )
     _refuse_if_busy(movie)
     job_id = f"ingest-{movie.pk}-{uuid.uuid4().hex[:12]}"
-    before = {"status": movie.status, "job_id": movie.job_id, "last_error": movie.last_error}
-    Movie.objects.filter(pk=movie.pk).update(
-        status=Movie.Status.QUEUED, job_id=job_id, last_error="", updated_at=timezone.now()
-    )
+    rows = Movie.objects.filter(pk=movie.pk)
+    rows.queue(job_id)
     try:
         queue = django_rq.get_queue(INGEST_QUEUE)
         queue.enqueue(
@@ -67,7 +65,8 @@ def enqueue_ingest(movie: Movie, *, from_scratch: bool = False) -> str:
             description=f"{'Re-ingest from scratch' if from_scratch else 'Ingest'}: {movie}",
         )
     except RedisError as exc:
-        Movie.objects.filter(pk=movie.pk).update(**before)
+        # The instance still holds the values from before queue().
+        rows.unqueue(status=movie.status, job_id=movie.job_id, last_error=movie.last_error)
         movie.refresh_from_db()
         raise QueueUnavailable(
             f"the job queue (Redis) is not reachable, nothing was queued: {exc}"
@@ -116,9 +115,7 @@ def cancel_ingest(movie: Movie) -> bool:
     A queued job is taken off the queue; a running one sees the flag before its next batch
     and stops there, keeping its checkpoint ("Ingest" resumes it).
     """
-    cancelled = Movie.objects.filter(
-        pk=movie.pk, status__in=[Movie.Status.QUEUED, Movie.Status.RUNNING]
-    ).update(status=Movie.Status.CANCELLED, updated_at=timezone.now())
+    cancelled = Movie.objects.filter(pk=movie.pk).cancel()
     movie.refresh_from_db()
     if not cancelled:
         return False

@@ -150,5 +150,4 @@ def change_ingest_settings(movie: Movie, wanted: dict[str, Any], *, from_scratch
             "ingest it again from scratch to use the new ones"
         )
     Movie.objects.filter(pk=movie.pk).update(**changes)
-    for key, value in changes.items():
-        setattr(movie, key, value)
+    movie.refresh_from_db()
