@@ -23,7 +23,6 @@ from movies.forms import MovieAddForm, MovieChangeForm
 from movies.jobs import cancel_ingest, enqueue_ingest
 from movies.models import Frame, Movie
 
-ACTIVE = (Movie.Status.QUEUED, Movie.Status.RUNNING)
 MAX_POLLED = 200
 
 
@@ -37,7 +36,7 @@ def movie_progress(movie: Movie) -> dict[str, Any]:
         "frames_sampled": movie.frames_sampled,
         "faces_found": movie.faces_found,
         "last_error": movie.last_error,
-        "active": movie.status in ACTIVE,
+        "active": movie.ingest_active,
     }
 
 

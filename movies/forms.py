@@ -27,14 +27,6 @@ class MovieChangeForm(forms.ModelForm):
         model = Movie
         fields = ["title", "sample_every", "embedder", "min_face"]
 
-    def clean_min_face(self) -> float | None:
-        value = self.cleaned_data.get("min_face")
-        if value is not None and value <= 0:
-            raise forms.ValidationError(
-                "Give pixels (120) or a fraction of the frame height (0.1); it must be above 0."
-            )
-        return value
-
 
 class MovieAddForm(MovieChangeForm):
     """Exactly one of an upload or a server path; the same file twice is one movie."""

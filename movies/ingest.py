@@ -20,13 +20,14 @@ from typing import Any
 
 import cv2
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 from faces.embedders import EmbedderError, get_embedder
 from faces.models import Face
 from faces.pipeline import analyse_images
 from movies.errors import IngestError
 from movies.frames import delete_ingest_output, delete_past_checkpoint, store_batch
-from movies.models import Frame, Movie
+from movies.models import Frame, Movie, validate_min_face, validate_sample_every
 from movies.registration import has_stored_frames
 from movies.timing import NullTimer, StageTimer
 from movies.video import (
@@ -183,10 +184,11 @@ def _plan(movie: Movie, timer: StageTimer) -> _Plan:
     """Probe the video, check the settings and load the models; writes nothing."""
     embedder = movie.embedder or settings.FACEFINDER_EMBEDDER
     min_face = movie.min_face if movie.min_face is not None else settings.FACEFINDER_MIN_FACE
-    if not min_face or min_face <= 0:
-        raise IngestError(f"minimum face size must be positive, got {min_face}")
-    if movie.sample_every < 1:
-        raise IngestError("the sampling interval must be at least 1")
+    try:
+        validate_sample_every(movie.sample_every)
+        validate_min_face(min_face)
+    except ValidationError as exc:
+        raise IngestError(exc.messages[0]) from exc
     try:
         video_path = movie.path
     except NotImplementedError as exc:  # an upload kept in remote storage (S3)

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
 from movies.storage import movie_upload_to
+
+# The sampling settings' checks, run by the admin's forms (model validation), the ingest
+# command's options and the ingest itself.
+validate_sample_every = MinValueValidator(
+    1, "The sampling interval must be 1 or more (1 keeps every frame)."
+)
+
+
+def validate_min_face(value: float) -> None:
+    """The smallest face is pixels (>= 1) or a fraction of the frame height (< 1)."""
+    if not (math.isfinite(value) and value > 0):
+        raise ValidationError(
+            "The smallest face must be above 0: pixels (120) or a fraction of the frame "
+            "height (0.1).",
+            code="min_face",
+        )
 
 
 class MovieQuerySet(models.QuerySet):
@@ -107,12 +126,16 @@ class Movie(models.Model):
     height = models.IntegerField(null=True, blank=True)
 
     sample_every = models.PositiveIntegerField(
-        default=25, help_text="Keep every Nth frame of the video."
+        default=25,
+        validators=[validate_sample_every],
+        help_text="Keep every Nth frame of the video.",
     )
+    # One of faces.embedders.EMBEDDER_NAMES.
     embedder = models.CharField(max_length=64, blank=True)
     min_face = models.FloatField(
         null=True,
         blank=True,
+        validators=[validate_min_face],
         help_text="Smallest face: a fraction of the frame height (< 1) or pixels (>= 1).",
     )
 

@@ -296,3 +296,16 @@ def test_the_command_queues_jobs_and_says_so_when_redis_is_down(
         call_command("ingest", str(other), "--queue", stdout=io.StringIO(), stderr=err)
     assert "the job queue (Redis) is not reachable, nothing was queued" in err.getvalue()
     assert Movie.objects.get(file_name="other.mp4").status == Movie.Status.NEW
+
+
+def test_the_add_form_refuses_bad_sampling_settings(staff_client, import_dir):
+    clip = faceless_clip(import_dir / "gradients.mp4")
+    response = staff_client.post(
+        reverse(ADD),
+        {"server_path": str(clip), "sample_every": 0, "embedder": "dlib-resnet", "min_face": 0},
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "The sampling interval must be 1 or more" in page
+    assert "The smallest face must be above 0" in page
+    assert not Movie.objects.exists()

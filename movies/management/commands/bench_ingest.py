@@ -23,6 +23,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from faces.embedders import EMBEDDER_NAMES, FACENET
+
 DEFAULT_CLIP = "crowd_walking_opera_house.mp4"
 
 
@@ -40,7 +42,7 @@ class Command(BaseCommand):
         parser.add_argument("--repeat", type=int, default=4, help="play the clip N times")
         parser.add_argument("--every", type=int, default=5)
         parser.add_argument("--min-face", type=float, default=120.0)
-        parser.add_argument("--embedder", default="facenet-vggface2")
+        parser.add_argument("--embedder", default=FACENET, choices=EMBEDDER_NAMES)
         parser.add_argument("--weights", default="", help="facenet state-dict file")
         parser.add_argument(
             "--random-weights-for-timing",
@@ -114,7 +116,7 @@ class Command(BaseCommand):
         return target
 
     def weights(self, options: dict[str, Any]) -> str:
-        if options["embedder"] != "facenet-vggface2":
+        if options["embedder"] != FACENET:
             return options["weights"] or settings.FACENET_WEIGHTS
         if options["random_weights_for_timing"]:
             path = Path(settings.BASE_DIR) / "var" / "bench" / "random-vggface2-shaped.pt"
@@ -178,7 +180,7 @@ class Command(BaseCommand):
             f"{loop_fps:.2f} frames/s; {wall:.1f} s end to end = {wall_fps:.2f} frames/s"
         )
         note = ""
-        if options["embedder"] != "facenet-vggface2":
+        if options["embedder"] != FACENET:
             note = " (the seed always embeds with facenet: not the same settings)"
         self.stdout.write(
             f"ratio: {ours / loop_fps:.2f}x the seed's own loop figure, "
