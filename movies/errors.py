@@ -11,6 +11,10 @@ class ImportPathError(IngestError):
     """A server path outside settings.FACEFINDER_IMPORT_DIRS, or not a file."""
 
 
+class SettingsConflict(IngestError):
+    """New sampling settings for a movie whose frames are stored with others."""
+
+
 class QueueUnavailable(IngestError):
     """Redis did not take the job; nothing was queued."""
 

@@ -28,7 +28,7 @@ from faces.pipeline import analyse_images
 from movies.errors import IngestError
 from movies.frames import delete_ingest_output, delete_past_checkpoint, store_batch
 from movies.models import Frame, Movie, validate_min_face, validate_sample_every
-from movies.registration import has_stored_frames
+from movies.registration import check_settings_change
 from movies.timing import NullTimer, StageTimer
 from movies.video import (
     FrameSampler,
@@ -206,7 +206,7 @@ def _plan(movie: Movie, timer: StageTimer) -> _Plan:
         batch_size=max(1, int(settings.FACEFINDER_FRAME_BATCH)),
         info=info,
     )
-    _check_same_settings(movie, plan)
+    check_settings_change(movie, plan.recorded_settings())
     with timer.stage("load models"):
         get_embedder(embedder)  # unknown name or missing weights fail here, before any work
     return plan
@@ -236,25 +236,6 @@ def _stored_counts(movie: Movie) -> dict[str, int]:
         "frames_sampled": Frame.objects.filter(movie=movie).count(),
         "faces_found": Face.objects.filter(movie=movie).count(),
     }
-
-
-def _check_same_settings(movie: Movie, plan: _Plan) -> None:
-    started = has_stored_frames(movie)
-    recorded = movie.ingest_settings or {}
-    if not started or not recorded:
-        return
-    wanted = plan.recorded_settings()
-    changed = [
-        f"{key} {recorded.get(key)!r} → {value!r}"
-        for key, value in wanted.items()
-        if recorded.get(key) != value
-    ]
-    if changed:
-        raise IngestError(
-            "settings changed since this movie was partly ingested ("
-            + ", ".join(changed)
-            + "); re-ingest it from scratch"
-        )
 
 
 def _run_batches(

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
-from movies.errors import ImportPathError, IngestError
+from movies.errors import ImportPathError, IngestError, SettingsConflict
 from movies.models import Frame, Movie
 
 
@@ -60,37 +61,57 @@ def register_movie(
 ) -> tuple[Movie, bool]:
     """The Movie for a server file or an upload; ``(movie, created)``.
 
-    The same bytes added twice are the same movie (SHA-256), whatever the file is called.
-    ``path`` is not checked against the import folders here (the command runs as the server's
-    operator); the admin form does that with resolve_import_path().
+    Settings left out get the site's defaults; see add_movie.
+    """
+    movie = Movie(
+        title=title, sample_every=sample_every, embedder=embedder or "", min_face=min_face
+    )
+    registered = add_movie(movie, path=path, upload=upload)
+    return registered, registered is movie
+
+
+def add_movie(
+    movie: Movie, *, path: Path | None = None, upload: UploadedFile | None = None
+) -> Movie:
+    """Save the unsaved ``movie`` for a server file or an upload; returns the library's movie
+    of that file.
+
+    The same bytes added twice are the same movie (SHA-256), whatever the file is called: when
+    the library already holds them, that movie is returned and ``movie`` stays unsaved (with
+    the file's checksum, name and size filled in). Otherwise the file's facts, a title from the
+    file name and the site's default settings fill what ``movie`` leaves empty, an upload is
+    moved into media storage, and ``movie`` is saved. ``path`` is not checked against the
+    import folders here (the command runs as the server's operator); the admin form does that
+    with resolve_import_path().
     """
     if (path is None) == (upload is None):
         raise ValueError("give exactly one of path or upload")
     if path is not None:
         path = Path(path).expanduser().resolve()
-        checksum, size = _file_checksum(path)
-        name = path.name
+        movie.checksum, movie.size_bytes = _file_checksum(path)
+        movie.file_name = path.name
     else:
-        checksum, size = _upload_checksum(upload)
-        name = Path(upload.name or "upload").name
-    existing = Movie.objects.filter(checksum=checksum).order_by("pk").first()
+        movie.checksum, movie.size_bytes = _upload_checksum(upload)
+        movie.file_name = Path(upload.name or "upload").name
+    existing = movie_with_checksum(movie.checksum)
     if existing is not None:
-        return existing, False
-    movie = Movie(
-        title=(title or "").strip() or title_from_file_name(name),
-        source_path=str(path) if path is not None else "",
-        file_name=name,
-        size_bytes=size,
-        checksum=checksum,
-        sample_every=sample_every or settings.FACEFINDER_SAMPLE_EVERY,
-        embedder=embedder or settings.FACEFINDER_EMBEDDER,
-        min_face=min_face if min_face is not None else settings.FACEFINDER_MIN_FACE,
-    )
+        return existing
+    movie.title = (movie.title or "").strip() or title_from_file_name(movie.file_name)
+    movie.source_path = str(path) if path is not None else ""
+    movie.sample_every = movie.sample_every or settings.FACEFINDER_SAMPLE_EVERY
+    movie.embedder = movie.embedder or settings.FACEFINDER_EMBEDDER
+    if movie.min_face is None:
+        movie.min_face = settings.FACEFINDER_MIN_FACE
     if upload is not None:
         upload.seek(0)
-        movie.upload.save(name, upload, save=False)
+        movie.upload.save(movie.file_name, upload, save=False)
     movie.save()
-    return movie, True
+    return movie
+
+
+def movie_with_checksum(checksum: str) -> Movie | None:
+    """The library's movie of the file with this SHA-256 (the first added), if any."""
+    return Movie.objects.filter(checksum=checksum).order_by("pk").first()
 
 
 def title_from_file_name(name: str) -> str:
@@ -125,29 +146,53 @@ def _upload_checksum(upload: UploadedFile) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+# The settings that decide which frames and faces an ingest stores.
+SAMPLING_FIELDS = ("sample_every", "embedder", "min_face")
+
+
 def has_stored_frames(movie: Movie) -> bool:
     """Whether an ingest has stored (or started storing) frames of this movie."""
     return movie.next_frame_index > 0 or Frame.objects.filter(movie=movie).exists()
 
 
-def change_ingest_settings(movie: Movie, wanted: dict[str, Any], *, from_scratch: bool) -> None:
-    """Give a known movie new sampling settings (``None`` values keep the current ones).
+def check_settings_change(
+    movie: Movie, wanted: Mapping[str, Any], *, from_scratch: bool = False
+) -> None:
+    """The one rule for a movie's sampling settings: its stored frames and faces all come from
+    one set of them.
 
-    Fine while nothing is stored, or before a from-scratch run; otherwise the stored frames
-    would mix two settings, and IngestError says so.
+    ``wanted`` holds the settings a change or an ingest run would use (sample_every, embedder,
+    min_face, and for a run min_probability; ``None`` keeps a value). While frames are stored,
+    or a run has begun storing them, any other value needs a from-scratch run, and
+    SettingsConflict says so. The admin's change form, the ingest command and the ingest run
+    itself all check it here.
     """
-    changes = {
-        key: value
-        for key, value in wanted.items()
-        if value is not None and getattr(movie, key) != value
-    }
-    if not changes:
+    if from_scratch or not has_stored_frames(movie):
         return
-    if has_stored_frames(movie) and not from_scratch:
-        described = ", ".join(f"{k} {getattr(movie, k)!r} → {v!r}" for k, v in changes.items())
-        raise IngestError(
-            f"“{movie}” is already stored with other settings ({described}); "
+    # What the stored frames were made with; the movie's fields for frames stored before
+    # ingest_settings was recorded.
+    stored = {key: getattr(movie, key) for key in SAMPLING_FIELDS}
+    stored = {key: value for key, value in stored.items() if value not in ("", None)}
+    stored.update(movie.ingest_settings or {})
+    changed = [
+        f"{key} {stored[key]!r} → {value!r}"
+        for key, value in wanted.items()
+        if value is not None and key in stored and stored[key] != value
+    ]
+    if changed:
+        raise SettingsConflict(
+            f"“{movie}” is already stored with other settings ({', '.join(changed)}); "
             "ingest it again from scratch to use the new ones"
         )
-    Movie.objects.filter(pk=movie.pk).update(**changes)
+
+
+def update_movie(movie: Movie, changes: Mapping[str, Any], *, from_scratch: bool = False) -> None:
+    """Give a known movie a new title or sampling settings (``None`` values keep the current
+    ones), under check_settings_change: ``from_scratch`` when a from-scratch run follows."""
+    check_settings_change(
+        movie, {k: v for k, v in changes.items() if k in SAMPLING_FIELDS}, from_scratch=from_scratch
+    )
+    changes = {key: value for key, value in changes.items() if value is not None}
+    if changes:
+        Movie.objects.filter(pk=movie.pk).update(**changes)
     movie.refresh_from_db()

@@ -22,7 +22,7 @@ from movies.errors import IngestError
 from movies.ingest import IngestProgress, IngestReport, ingest_movie
 from movies.jobs import enqueue_ingest
 from movies.models import Movie, validate_min_face, validate_sample_every
-from movies.registration import change_ingest_settings, register_movie
+from movies.registration import register_movie, update_movie
 from movies.video import VIDEO_EXTENSIONS
 
 
@@ -154,7 +154,7 @@ class Command(BaseCommand):
             "embedder": options["embedder"],
             "min_face": options["min_face"],
         }
-        change_ingest_settings(movie, wanted, from_scratch=options["from_scratch"])
+        update_movie(movie, wanted, from_scratch=options["from_scratch"])
 
     def run_ingest(self, movie: Movie) -> IngestReport:
         bar = tqdm(
