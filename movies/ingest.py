@@ -275,13 +275,13 @@ def _ingest_batch(movie: Movie, plan: _Plan, batch: list[SampledFrame], timer: S
     """Analyse and store one batch of sampled frames, then move the checkpoint past it."""
     with timer.stage("convert"):
         images_rgb = [cv2.cvtColor(f.image_bgr, cv2.COLOR_BGR2RGB) for f in batch]
-    with timer.stage("analyse"):
-        results = analyse_images(
-            images_rgb,
-            embedder=plan.embedder,
-            min_face=plan.min_face,
-            min_probability=plan.min_probability,
-        )
+    results = analyse_images(
+        images_rgb,
+        embedder=plan.embedder,
+        min_face=plan.min_face,
+        min_probability=plan.min_probability,
+        timer=timer,
+    )
     with timer.stage("store"):
         faces_in_batch = store_batch(movie, plan.embedder, batch, results)
         next_index = batch[-1].index + 1

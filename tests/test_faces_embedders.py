@@ -299,6 +299,16 @@ def test_analyse_images_one_list_per_image_in_order():
         np.testing.assert_allclose(np.stack([f.vector for f in faces]), alone, atol=1e-5)
 
 
+def test_analyse_images_reports_detection_and_embedding_to_a_timer():
+    from movies.timing import StageTimer
+
+    timer = StageTimer()
+    group = load_rgb(SHARED_DATA / "group_photos" / "obama_and_biden_1.jpg")
+    analyse_images([group, group], embedder="dlib-resnet", min_face=0.05, timer=timer)
+    assert set(timer.seconds) == {"detect", "embed"}
+    assert all(seconds > 0 for seconds in timer.seconds.values())
+
+
 def test_analyse_images_min_face_is_a_fraction_of_each_image_height():
     group = load_rgb(SHARED_DATA / "group_photos" / "obama_and_biden_1.jpg")  # faces ~16% high
     assert len(analyse_images([group], embedder="dlib-resnet", min_face=0.05)[0]) >= 2
