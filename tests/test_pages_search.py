@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from PIL import Image
 
-from faces.models import Face, pack_vector
+from faces.models import Face
 from search.models import QueryPhoto, SavedSearch
 from search.presentation import group_cards
 from search.results import Group, Hit
@@ -375,7 +375,7 @@ def _photo_for(owner, face: Face) -> QueryPhoto:
         height=80,
         embedder=face.embedder,
         faces=[{"box": [10, 10, 50, 60], "probability": 0.999}],
-        embeddings=pack_vector(face.vector),
+        embeddings=bytes(face.embedding),
     )
     photo.image.save("x.jpg", ContentFile(png_bytes(80, 80)), save=False)
     photo.save()

@@ -9,7 +9,6 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
-from faces.models import pack_vector
 from search.models import QueryPhoto, SavedSearch
 from tests.search_pages_fixtures import *  # noqa: F403
 
@@ -26,7 +25,7 @@ def photo_of(owner, face) -> QueryPhoto:
         height=64,
         embedder=face.embedder,
         faces=[{"box": [4, 4, 40, 50], "probability": 0.999}],
-        embeddings=pack_vector(face.vector),
+        embeddings=bytes(face.embedding),
     )
     photo.image.save("p.jpg", ContentFile(b"\xff\xd8 not really decoded here"), save=False)
     photo.save()

@@ -6,7 +6,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
-from faces.models import Face, pack_vector
+from faces.models import Face
 from search.models import QueryPhoto
 from search.services import search_by_face
 from tests.search_pages_fixtures import *  # noqa: F403
@@ -92,7 +92,7 @@ def test_photo_endpoint_is_private_to_the_uploader(client, user, other_user, lib
         height=10,
         embedder=face.embedder,
         faces=[{"box": [1, 1, 9, 9], "probability": 0.999}],
-        embeddings=pack_vector(face.vector),
+        embeddings=bytes(face.embedding),
     )
     photo.image.save("p.jpg", ContentFile(b"x"), save=False)
     photo.save()
