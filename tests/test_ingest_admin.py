@@ -180,6 +180,9 @@ def test_progress_json_is_for_staff_only(staff_client, client, user, tmp_path):
              "frames_sampled": 0, "faces_found": 0, "last_error": "", "active": False}
         ]
     }  # fmt: skip
+    # Digits that int() refuses are ignored like any other junk.
+    odd = staff_client.get(reverse("admin:movies_movie_progress") + f"?ids=²,{movie.pk}, ³ ")
+    assert [row["id"] for row in odd.json()["movies"]] == [movie.pk]
     client.logout()
     assert client.get(url).status_code == 302
     client.force_login(user)
