@@ -1,4 +1,7 @@
-"""Domain errors of movies: each message is one line, fit for a user."""
+"""Domain errors of movies: each message is one line, fit for a user.
+
+(VideoError, about a file that is no usable video, lives in movies.video, which raises it.)
+"""
 
 from __future__ import annotations
 

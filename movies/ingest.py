@@ -44,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class IngestProgress:
+    """What a progress callback gets before the first batch and after each one."""
+
     movie_id: int
     title: str
     next_frame_index: int
@@ -54,6 +56,9 @@ class IngestProgress:
 
 @dataclass
 class IngestReport:
+    """What one ingest run did: the command prints ``message``, the rq job returns
+    ``as_dict()``. The ``_added`` counts are this run's, the others the movie's."""
+
     movie_id: int
     title: str
     status: str
@@ -151,7 +156,7 @@ def ingest_movie(
     resumed_from = movie.next_frame_index
     try:
         plan = _plan(movie, timer)
-        if not from_scratch:  # from scratch, nothing is stored any more
+        if not from_scratch:  # from scratch, delete_ingest_output left nothing to delete
             delete_past_checkpoint(movie)
         _start(movie, plan)
         report = _run_batches(movie, plan, progress=progress, timer=timer, started=started)
