@@ -247,29 +247,24 @@ class MovieAdmin(admin.ModelAdmin):
         )
         return JsonResponse({"movies": [movie_progress(movie) for movie in rows]})
 
-    def _progress_attrs(self, movie: Movie) -> dict[str, Any]:
-        return {
-            "id": movie.pk,
-            "url": reverse("admin:movies_movie_progress"),
-            "status": movie.status,
-        }
-
     @admin.display(description="Status", ordering="status")
     def status_display(self, movie: Movie) -> str:
-        attrs = self._progress_attrs(movie)
         title = movie.last_error if movie.status == Movie.Status.FAILED else ""
         error = (
             format_html('<div class="ingest-error">{}</div>', movie.last_error)
             if movie.last_error
             else mark_safe('<div class="ingest-error" hidden></div>')
         )
+        # The poller (ingest_progress.js) reads these; it polls while any movie is active.
         return format_html(
             '<span class="ingest-status ingest-status-{}" data-ingest-movie="{}" '
-            'data-ingest-url="{}" data-ingest-status="{}" title="{}">{}</span>{}',
+            'data-ingest-url="{}" data-ingest-status="{}" data-ingest-active="{}" '
+            'title="{}">{}</span>{}',
             movie.status,
-            attrs["id"],
-            attrs["url"],
-            attrs["status"],
+            movie.pk,
+            reverse("admin:movies_movie_progress"),
+            movie.status,
+            "true" if movie.ingest_active else "false",
             title,
             movie.get_status_display(),
             error,
