@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from config.media import serve_protected_media
+from movies.media import serve_protected_media
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -30,7 +30,6 @@ from faces.embedders import (
     DLIB_MTCNN,
     EmbedderUnavailable,
     ImageFaces,
-    _BaseEmbedder,
     l2_normalise,
 )
 
@@ -93,7 +92,7 @@ def load_network(path: Path, on: torch.device, name: str = DLIB) -> torch.nn.Mod
     return network.to(memory_format=torch.channels_last)
 
 
-class _DlibNetworkEmbedder(_BaseEmbedder):
+class _DlibNetworkEmbedder:
     dimension = 128
     # The torch network in inference mode may run on several threads at once; dlib's shape
     # predictor and chip cutting keep no state between calls.

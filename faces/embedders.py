@@ -60,9 +60,10 @@ class Embedder(Protocol):
     name: str
     dimension: int
 
-    def embed(self, image_rgb: np.ndarray, faces: Sequence[Detection]) -> np.ndarray: ...
-
-    def embed_many(self, items: Iterable[ImageFaces]) -> np.ndarray: ...
+    def embed_many(self, items: Iterable[ImageFaces]) -> np.ndarray:
+        """All faces of all images in one batched pass: (faces, dimension) unit float32 rows,
+        in input order."""
+        ...
 
 
 def get_embedder(name: str) -> Embedder:
@@ -105,19 +106,6 @@ def l2_normalise(rows: np.ndarray) -> np.ndarray:
     return (rows / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
 
 
-class _BaseEmbedder:
-    name: str
-    dimension: int
-
-    def embed(self, image_rgb: np.ndarray, faces: Sequence[Detection]) -> np.ndarray:
-        """(len(faces), dimension) unit float32 rows, in the order of ``faces``."""
-        return self.embed_many([(image_rgb, faces)])
-
-    def embed_many(self, items: Iterable[ImageFaces]) -> np.ndarray:
-        """All faces of all images in one batched pass, rows in input order."""
-        raise NotImplementedError
-
-
 # --- facenet-vggface2 ------------------------------------------------------------------------
 
 
@@ -132,7 +120,7 @@ def facenet_cache_path() -> Path:
     return Path(get_torch_home()) / "checkpoints" / FACENET_CACHE_NAME
 
 
-class FacenetEmbedder(_BaseEmbedder):
+class FacenetEmbedder:
     name = FACENET
     dimension = DIMENSIONS[FACENET]
     # A torch module in inference mode may run on several threads at once.

@@ -52,10 +52,6 @@ class Face(models.Model):
     def box(self) -> tuple[float, float, float, float]:
         return (self.x1, self.y1, self.x2, self.y2)
 
-    @property
-    def vector(self) -> np.ndarray:
-        return unpack_vector(self.embedding)
-
 
 def pack_vector(vector: np.ndarray) -> bytes:
     """Pack a vector as little-endian float32 bytes (what SingleStoreDB's JSON_ARRAY_PACK makes)."""

@@ -26,6 +26,7 @@ from faces.detection import (
     resolve_min_face,
 )
 from faces.embedders import get_embedder
+from movies.timing import NullTimer, StageTimer
 
 __all__ = ["DetectedFace", "analyse_images"]
 
@@ -45,13 +46,16 @@ def analyse_images(
     embedder: str,
     min_face: float,
     min_probability: float | None = None,
+    timer: StageTimer | None = None,
 ) -> list[list[DetectedFace]]:
     """The faces of each image (one list per image, same order), embedded by ``embedder``.
 
     ``min_face`` is pixels (>= 1) or a fraction of each image's height (< 1). The embedder is
     loaded before any detection, so a missing model fails fast (UnknownEmbedder /
-    EmbedderUnavailable) without wasted work.
+    EmbedderUnavailable) without wasted work. ``timer`` gets the wall time of the "detect"
+    and the "embed" stages (all images of a stage side by side).
     """
+    timer = timer or NullTimer()
     model = get_embedder(embedder)
     configure_threads()
     if min_probability is None:
@@ -65,16 +69,18 @@ def analyse_images(
             min_probability=min_probability,
         )
 
-    detections = _map(detect, images_rgb, workers)
+    with timer.stage("detect"):
+        detections = _map(detect, images_rgb, workers)
     with_faces = [
         (image, faces) for image, faces in zip(images_rgb, detections, strict=True) if faces
     ]
-    if getattr(model, "thread_safe", False):
-        chunks = [chunk for chunk in _split(with_faces, workers) if chunk]
-        parts = _map(model.embed_many, chunks, workers)
-        vectors = np.vstack(parts) if parts else np.empty((0, model.dimension), np.float32)
-    else:
-        vectors = model.embed_many(with_faces)
+    with timer.stage("embed"):
+        if getattr(model, "thread_safe", False):
+            chunks = [chunk for chunk in _split(with_faces, workers) if chunk]
+            parts = _map(model.embed_many, chunks, workers)
+            vectors = np.vstack(parts) if parts else np.empty((0, model.dimension), np.float32)
+        else:
+            vectors = model.embed_many(with_faces)
     results: list[list[DetectedFace]] = []
     row = 0
     for faces in detections:

@@ -6,6 +6,7 @@ staff-only JSON view so that status and progress bars move without a reload.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib import admin, messages
@@ -18,16 +19,12 @@ from django.utils.safestring import mark_safe
 
 from faces.models import Face
 from movies.display import hms
+from movies.errors import AlreadyQueued, QueueUnavailable
 from movies.forms import MovieAddForm, MovieChangeForm
+from movies.jobs import cancel_ingest, enqueue_ingest
 from movies.models import Frame, Movie
-from movies.services import (
-    AlreadyQueued,
-    QueueUnavailable,
-    cancel_ingest,
-    enqueue_ingest,
-)
+from movies.registration import add_movie, movie_with_checksum, update_movie
 
-ACTIVE = (Movie.Status.QUEUED, Movie.Status.RUNNING)
 MAX_POLLED = 200
 
 
@@ -41,7 +38,7 @@ def movie_progress(movie: Movie) -> dict[str, Any]:
         "frames_sampled": movie.frames_sampled,
         "faces_found": movie.faces_found,
         "last_error": movie.last_error,
-        "active": movie.status in ACTIVE,
+        "active": movie.ingest_active,
     }
 
 
@@ -85,7 +82,7 @@ class MovieAdmin(admin.ModelAdmin):
     )
     fieldsets = (
         (None, {"fields": ("title", "status_display", "progress_display", "last_error")}),
-        ("Sampling", {"fields": ("sample_every", "embedder", "min_face")}),
+        ("Sampling", {"fields": ("sample_every", "embedder", "min_face", "from_scratch")}),
         (
             "File",
             {"fields": ("source_display", "size_bytes", "checksum", "fps", "frame_count")},
@@ -130,9 +127,17 @@ class MovieAdmin(admin.ModelAdmin):
         return () if obj is None else self.readonly_fields
 
     def save_model(self, request: HttpRequest, obj: Movie, form: Any, change: bool) -> None:
+        """Save through the services: a change under the settings rule, a new movie by
+        registering its file (``obj`` stays unsaved when the file is already known)."""
+        data = form.cleaned_data
         if change:
-            super().save_model(request, obj, form, change)
-        # A new movie was saved by register_movie() inside the form.
+            update_movie(obj, form.changes(), from_scratch=data["from_scratch"])
+            if data["from_scratch"]:
+                self._enqueue(request, [obj], from_scratch=True)
+            return
+        add_movie(obj, path=data["server_path"] or None, upload=data.get("upload") or None)
+        if obj.pk is not None and data.get("ingest_now"):
+            self._enqueue(request, [obj], from_scratch=False)
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
         """Frames and faces are parts of their movie (read-only in their own admins): whoever
@@ -141,42 +146,28 @@ class MovieAdmin(admin.ModelAdmin):
         parts = {str(Frame._meta.verbose_name), str(Face._meta.verbose_name)}
         return deleted, counts, {p for p in perms_needed if str(p) not in parts}, protected
 
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        if change:
-            super().save_related(request, form, formsets, change)
-        # Movies have no many-to-many fields or inlines; a new one is complete as registered.
-
     def log_addition(self, request: HttpRequest, obj: Movie, message: Any) -> Any:
-        if getattr(obj, "_admin_created", True):
-            return super().log_addition(request, obj, message)
-        return None
-
-    def save_form(self, request: HttpRequest, form: Any, change: bool) -> Movie:
-        movie = super().save_form(request, form, change)
-        if not change:
-            movie._admin_created = form.created
-            movie._admin_ingest_now = form.cleaned_data.get("ingest_now", False)
-        return movie
+        if obj.pk is None:  # the file was already in the library: nothing was added
+            return None
+        return super().log_addition(request, obj, message)
 
     def response_add(
         self, request: HttpRequest, obj: Movie, post_url_continue: str | None = None
     ) -> HttpResponse:
-        change_url = reverse("admin:movies_movie_change", args=[obj.pk])
-        if not getattr(obj, "_admin_created", True):
-            self.message_user(
-                request,
-                format_html(
-                    "This file is already in the library as <a href='{}'>{}</a>; "
-                    "nothing was added.",
-                    change_url,
-                    obj,
-                ),
-                messages.WARNING,
-            )
-            return HttpResponseRedirect(change_url)
-        if getattr(obj, "_admin_ingest_now", False):
-            self._enqueue(request, [obj], from_scratch=False)
-        return super().response_add(request, obj, post_url_continue)
+        if obj.pk is not None:
+            return super().response_add(request, obj, post_url_continue)
+        known = movie_with_checksum(obj.checksum)
+        change_url = reverse("admin:movies_movie_change", args=[known.pk])
+        self.message_user(
+            request,
+            format_html(
+                "This file is already in the library as <a href='{}'>{}</a>; nothing was added.",
+                change_url,
+                known,
+            ),
+            messages.WARNING,
+        )
+        return HttpResponseRedirect(change_url)
 
     # --- actions ---------------------------------------------------------------------------
 
@@ -248,38 +239,32 @@ class MovieAdmin(admin.ModelAdmin):
         """``?ids=1,2,3`` → status and progress of those movies (staff with view permission)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        ids = []
-        for part in request.GET.get("ids", "").split(","):
-            if part.strip().isdigit():
-                ids.append(int(part))
+        # [0-9] rather than isdigit(): that also accepts digits int() refuses ("²").
+        parts = (part.strip() for part in request.GET.get("ids", "").split(","))
+        ids = [int(part) for part in parts if re.fullmatch(r"[0-9]+", part)]
         rows = Movie.objects.filter(pk__in=ids[:MAX_POLLED]).only(
             "status", "progress", "frames_sampled", "faces_found", "last_error", "title"
         )
         return JsonResponse({"movies": [movie_progress(movie) for movie in rows]})
 
-    def _progress_attrs(self, movie: Movie) -> dict[str, Any]:
-        return {
-            "id": movie.pk,
-            "url": reverse("admin:movies_movie_progress"),
-            "status": movie.status,
-        }
-
     @admin.display(description="Status", ordering="status")
     def status_display(self, movie: Movie) -> str:
-        attrs = self._progress_attrs(movie)
         title = movie.last_error if movie.status == Movie.Status.FAILED else ""
         error = (
             format_html('<div class="ingest-error">{}</div>', movie.last_error)
             if movie.last_error
             else mark_safe('<div class="ingest-error" hidden></div>')
         )
+        # The poller (ingest_progress.js) reads these; it polls while any movie is active.
         return format_html(
             '<span class="ingest-status ingest-status-{}" data-ingest-movie="{}" '
-            'data-ingest-url="{}" data-ingest-status="{}" title="{}">{}</span>{}',
+            'data-ingest-url="{}" data-ingest-status="{}" data-ingest-active="{}" '
+            'title="{}">{}</span>{}',
             movie.status,
-            attrs["id"],
-            attrs["url"],
-            attrs["status"],
+            movie.pk,
+            reverse("admin:movies_movie_progress"),
+            movie.status,
+            "true" if movie.ingest_active else "false",
             title,
             movie.get_status_display(),
             error,

@@ -1,4 +1,6 @@
-"""Admin forms for movies: add by upload or by a server path below the import folders."""
+"""Admin forms for movies: add by upload or by a server path below the import folders, change
+a movie's title and sampling settings. They only validate; the admin saves through the
+services in movies.registration."""
 
 from __future__ import annotations
 
@@ -9,11 +11,17 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
 from faces.embedders import EMBEDDER_NAMES
+from movies.errors import ImportPathError, SettingsConflict
 from movies.models import Movie
-from movies.services import ImportPathError, import_dirs, register_movie, resolve_import_path
+from movies.registration import (
+    SAMPLING_FIELDS,
+    check_settings_change,
+    import_dirs,
+    resolve_import_path,
+)
 
 
-class MovieChangeForm(forms.ModelForm):
+class MovieSettingsForm(forms.ModelForm):
     """A movie's title and sampling settings."""
 
     embedder = forms.ChoiceField(
@@ -26,17 +34,42 @@ class MovieChangeForm(forms.ModelForm):
         model = Movie
         fields = ["title", "sample_every", "embedder", "min_face"]
 
-    def clean_min_face(self) -> float | None:
-        value = self.cleaned_data.get("min_face")
-        if value is not None and value <= 0:
-            raise forms.ValidationError(
-                "Give pixels (120) or a fraction of the frame height (0.1); it must be above 0."
+    def changes(self) -> dict[str, Any]:
+        """The movie's fields this form changes, with their new values (the admin builds its
+        own subclass, whose Meta.fields also name form-only fields)."""
+        return {
+            name: self.cleaned_data[name]
+            for name in self.changed_data
+            if name in MovieSettingsForm.Meta.fields and name in self.cleaned_data
+        }
+
+
+class MovieChangeForm(MovieSettingsForm):
+    """Changing the sampling settings of a movie with stored frames needs a from-scratch run."""
+
+    from_scratch = forms.BooleanField(
+        required=False,
+        label="Re-ingest from scratch",
+        help_text="Delete the stored frames and faces and queue a new ingest with these "
+        "settings. Needed to change the settings of a movie that has stored frames.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        sampling = {k: v for k, v in self.changes().items() if k in SAMPLING_FIELDS}
+        try:
+            check_settings_change(
+                self.instance, sampling, from_scratch=cleaned.get("from_scratch", False)
             )
-        return value
+        except SettingsConflict as exc:
+            raise forms.ValidationError(
+                f"{exc} (tick “Re-ingest from scratch”).", code="settings_conflict"
+            ) from exc
+        return cleaned
 
 
-class MovieAddForm(MovieChangeForm):
-    """Exactly one of an upload or a server path; the same file twice is one movie."""
+class MovieAddForm(MovieSettingsForm):
+    """Exactly one of an upload or a server path."""
 
     upload = forms.FileField(required=False, label="Upload a video")
     server_path = forms.CharField(
@@ -51,7 +84,6 @@ class MovieAddForm(MovieChangeForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.created = False
         self.fields["title"].required = False
         self.fields["title"].help_text = "Leave empty to use the file name."
         self.fields["sample_every"].initial = settings.FACEFINDER_SAMPLE_EVERY
@@ -87,16 +119,3 @@ class MovieAddForm(MovieChangeForm):
         if has_upload == has_path and not self.errors:
             raise forms.ValidationError("Upload a video or give a server path (one of the two).")
         return cleaned
-
-    def save(self, commit: bool = True) -> Movie:
-        """Registers the movie through the service (it is saved whatever ``commit`` says)."""
-        data = self.cleaned_data
-        movie, self.created = register_movie(
-            path=data["server_path"] or None,
-            upload=data.get("upload") or None,
-            title=data.get("title") or "",
-            sample_every=data.get("sample_every"),
-            embedder=data.get("embedder"),
-            min_face=data.get("min_face"),
-        )
-        return movie

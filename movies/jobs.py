@@ -1,15 +1,29 @@
-"""The django-rq job: takes a primary key, reloads the movie and calls the ingest service."""
+"""The ingest queue: enqueue and cancel ingest jobs, and the rq job they run.
+
+The job takes a primary key, reloads the movie and calls ``movies.ingest.ingest_movie``; the
+movie's status says whether it should still run, so a job cancelled (or a movie deleted) while
+it waited does nothing.
+"""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+import django_rq
+from django.utils import timezone
+from redis.exceptions import RedisError
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job
+
+from movies.errors import AlreadyQueued, IngestJobFailed, QueueUnavailable
+from movies.ingest import ingest_movie
 from movies.models import Movie
-from movies.services import IngestError, ingest_movie
 
-
-class IngestJobFailed(IngestError):
-    """Raised so that rq records the job as failed; the movie carries the same reason."""
+INGEST_QUEUE = "ingest"
+# A running ingest writes its checkpoint at least this often; a "running" movie that has been
+# silent for longer lost its worker (killed) and may be started again.
+STALE_RUNNING_SECONDS = 600
 
 
 def run_ingest_job(movie_id: int, from_scratch: bool = False) -> dict[str, Any]:
@@ -24,3 +38,91 @@ def run_ingest_job(movie_id: int, from_scratch: bool = False) -> dict[str, Any]:
     if report.status == Movie.Status.FAILED:
         raise IngestJobFailed(f"{report.title}: {report.error}")
     return report.as_dict()
+
+
+def enqueue_ingest(movie: Movie, *, from_scratch: bool = False) -> str:
+    """Queue an ingest job on the "ingest" queue; returns its id.
+
+    The movie is marked queued before the job exists (a fast worker must find it so) and put
+    back as it was when Redis does not answer, which raises QueueUnavailable.
+    """
+    movie.refresh_from_db()
+    if movie.status == Movie.Status.DONE and not from_scratch:
+        raise AlreadyQueued(
+            f"“{movie}” is already ingested; use “Re-ingest from scratch” to redo it"
+        )
+    _refuse_if_busy(movie)
+    job_id = f"ingest-{movie.pk}-{uuid.uuid4().hex[:12]}"
+    rows = Movie.objects.filter(pk=movie.pk)
+    rows.queue(job_id)
+    try:
+        queue = django_rq.get_queue(INGEST_QUEUE)
+        queue.enqueue(
+            run_ingest_job,
+            movie.pk,
+            from_scratch=from_scratch,
+            job_id=job_id,
+            description=f"{'Re-ingest from scratch' if from_scratch else 'Ingest'}: {movie}",
+        )
+    except RedisError as exc:
+        # The instance still holds the values from before queue().
+        rows.unqueue(status=movie.status, job_id=movie.job_id, last_error=movie.last_error)
+        movie.refresh_from_db()
+        raise QueueUnavailable(
+            f"the job queue (Redis) is not reachable, nothing was queued: {exc}"
+        ) from exc
+    movie.refresh_from_db()
+    return job_id
+
+
+def _refuse_if_busy(movie: Movie) -> None:
+    if movie.status == Movie.Status.QUEUED and _job_is_live(movie.job_id):
+        raise AlreadyQueued(f"“{movie}” is already queued")
+    if movie.status == Movie.Status.RUNNING:
+        silent_for = (timezone.now() - movie.updated_at).total_seconds()
+        if silent_for < STALE_RUNNING_SECONDS:
+            raise AlreadyQueued(
+                f"“{movie}” is being ingested right now (if its worker died, cancel it first)"
+            )
+
+
+def _job_is_live(job_id: str) -> bool:
+    """Whether rq still holds the job as waiting or running (False when unknown)."""
+    return _job_status(job_id) in {"queued", "started", "deferred", "scheduled"}
+
+
+def _fetch_job(job_id: str) -> Job | None:
+    """The rq job with this id, or None when rq does not know it or Redis cannot be reached."""
+    if not job_id:
+        return None
+    try:
+        return Job.fetch(job_id, connection=django_rq.get_connection(INGEST_QUEUE))
+    except (NoSuchJobError, RedisError):
+        return None
+
+
+def _job_status(job_id: str) -> str | None:
+    job = _fetch_job(job_id)
+    try:
+        return job.get_status(refresh=True) if job is not None else None
+    except RedisError:
+        return None
+
+
+def cancel_ingest(movie: Movie) -> bool:
+    """Stop a queued or running ingest; returns False when there was nothing to cancel.
+
+    A queued job is taken off the queue; a running one sees the flag before its next batch
+    and stops there, keeping its checkpoint ("Ingest" resumes it).
+    """
+    cancelled = Movie.objects.filter(pk=movie.pk).cancel()
+    movie.refresh_from_db()
+    if not cancelled:
+        return False
+    job = _fetch_job(movie.job_id)
+    try:
+        if job is not None and job.get_status(refresh=True) == "queued":
+            job.cancel()
+    except (InvalidJobOperation, RedisError):
+        pass  # the status flag alone stops the job: it starts only from "queued"
+    return True

@@ -2,32 +2,100 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
+
+from movies.storage import movie_upload_to
+
+# The sampling settings' checks, run by the admin's forms (model validation), the ingest
+# command's options and the ingest itself.
+validate_sample_every = MinValueValidator(
+    1, "The sampling interval must be 1 or more (1 keeps every frame)."
+)
 
 
-def movie_upload_to(movie: Movie, filename: str) -> str:
-    """Uploads live in a folder named by their checksum: media storage overwrites files of the
-    same name (frame images rely on it), so two different uploads must never share a name."""
-    folder = (movie.checksum or "unhashed")[:16]
-    return f"movies/uploads/{folder}/{filename}"
+def validate_min_face(value: float) -> None:
+    """The smallest face is pixels (>= 1) or a fraction of the frame height (< 1)."""
+    if not (math.isfinite(value) and value > 0):
+        raise ValidationError(
+            "The smallest face must be above 0: pixels (120) or a fraction of the frame "
+            "height (0.1).",
+            code="min_face",
+        )
 
 
-def frame_image_path(movie_id: int, frame_index: int, kind: str = "frame") -> str:
-    """Deterministic storage name, so a resumed ingest overwrites instead of duplicating."""
-    return f"movies/{movie_id}/{kind}s/{frame_index:08d}.jpg"
+class MovieQuerySet(models.QuerySet):
+    """The ingest's state changes, one UPDATE each, on ``Movie.objects.filter(pk=...)``.
 
+    Each returns the number of rows it changed; the caller reloads its instance afterwards
+    (``refresh_from_db``). Filtering first makes a change conditional: ``.filter(status=...)``.
+    """
 
-def face_thumbnail_path(movie_id: int, frame_index: int, face_index: int) -> str:
-    """Deterministic storage name of a face crop (see frame_image_path)."""
-    return f"movies/{movie_id}/faces/{frame_index:08d}_{face_index:03d}.jpg"
+    def active(self) -> MovieQuerySet:
+        """Movies whose ingest is queued or running."""
+        return self.filter(status__in=self.model.ACTIVE_STATUSES)
 
+    def queue(self, job_id: str) -> int:
+        return self._change(status=self.model.Status.QUEUED, job_id=job_id, last_error="")
 
-def movie_media_folder(movie_id: int) -> str:
-    """Every image ingest writes for a movie lives below this storage folder."""
-    return f"movies/{movie_id}"
+    def unqueue(self, *, status: str, job_id: str, last_error: str) -> int:
+        """Put back what ``queue`` replaced (the job never reached the queue)."""
+        return self._change(status=status, job_id=job_id, last_error=last_error)
+
+    def claim(self) -> int:
+        """Mark running: an ingest run starts."""
+        return self._change(
+            status=self.model.Status.RUNNING,
+            last_error="",
+            ingest_started_at=timezone.now(),
+            ingest_finished_at=None,
+        )
+
+    def checkpoint(self, *, next_frame_index: int, frames: int, faces: int, progress: float) -> int:
+        """Every frame below ``next_frame_index`` is stored; the counters grow by the batch."""
+        return self._change(
+            next_frame_index=next_frame_index,
+            frames_sampled=models.F("frames_sampled") + frames,
+            faces_found=models.F("faces_found") + faces,
+            progress=progress,
+        )
+
+    def finish(self, *, frame_count: int, frames_sampled: int, faces_found: int) -> int:
+        return self._change(
+            status=self.model.Status.DONE,
+            progress=1.0,
+            next_frame_index=frame_count,
+            frame_count=frame_count,
+            frames_sampled=frames_sampled,
+            faces_found=faces_found,
+            last_error="",
+            ingest_finished_at=timezone.now(),
+        )
+
+    def fail(self, reason: str) -> int:
+        return self._change(
+            status=self.model.Status.FAILED, last_error=reason, ingest_finished_at=timezone.now()
+        )
+
+    def cancel(self) -> int:
+        """Cancel the queued or running ones; a running ingest stops before its next batch."""
+        return self.active()._change(status=self.model.Status.CANCELLED)
+
+    def reset_ingest(self) -> int:
+        """Back to nothing stored: checkpoint, counters, progress and recorded settings."""
+        return self._change(
+            next_frame_index=0, frames_sampled=0, faces_found=0, progress=0.0, ingest_settings={}
+        )
+
+    def _change(self, **values: object) -> int:
+        # update() skips auto_now: updated_at is set here (a silent running movie is stale).
+        return self.update(**values, updated_at=timezone.now())
 
 
 class Movie(models.Model):
@@ -38,6 +106,9 @@ class Movie(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
+
+    # An ingest job is waiting for a worker or running.
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
 
     title = models.CharField(max_length=255)
     # Exactly one of these two names the video: an uploaded file in media storage, or a file on
@@ -55,18 +126,24 @@ class Movie(models.Model):
     height = models.IntegerField(null=True, blank=True)
 
     sample_every = models.PositiveIntegerField(
-        default=25, help_text="Keep every Nth frame of the video."
+        default=25,
+        validators=[validate_sample_every],
+        help_text="Keep every Nth frame of the video.",
     )
+    # One of faces.embedders.EMBEDDER_NAMES.
     embedder = models.CharField(max_length=64, blank=True)
     min_face = models.FloatField(
         null=True,
         blank=True,
+        validators=[validate_min_face],
         help_text="Smallest face: a fraction of the frame height (< 1) or pixels (>= 1).",
     )
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     # Ingest checkpoint: every frame with index < next_frame_index is fully stored.
     next_frame_index = models.IntegerField(default=0)
+    # The stored frames and faces: counted from the rows when an ingest run starts and ends,
+    # grown by each checkpoint in between, so a running ingest shows its complete batches.
     frames_sampled = models.IntegerField(default=0)
     faces_found = models.IntegerField(default=0)
     progress = models.FloatField(default=0.0, help_text="0 to 1")
@@ -81,6 +158,8 @@ class Movie(models.Model):
     ingest_started_at = models.DateTimeField(null=True, blank=True)
     ingest_finished_at = models.DateTimeField(null=True, blank=True)
 
+    objects = MovieQuerySet.as_manager()
+
     class Meta:
         ordering = ["title", "id"]
 
@@ -89,6 +168,11 @@ class Movie(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("movies:detail", args=[self.pk])
+
+    @property
+    def ingest_active(self) -> bool:
+        """Whether an ingest job is queued or running."""
+        return self.status in self.ACTIVE_STATUSES
 
     @property
     def path(self) -> Path:

@@ -1,4 +1,5 @@
-"""A small wall-clock timer per named stage, passed through ingest for benchmarks."""
+"""A small wall-clock timer per named stage, passed through ingest (and into
+faces.pipeline.analyse_images) for benchmarks."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from contextlib import contextmanager
 
 
 class StageTimer:
-    """Adds up seconds per stage; ``with timer.stage("decode"): ...``. Not thread-safe."""
+    """Adds up seconds per stage: ``with timer.stage("decode"): ...``.
+
+    Not thread-safe: stages are timed on the thread that runs the ingest.
+    """
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
-        self.calls: dict[str, int] = defaultdict(int)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -21,14 +24,7 @@ class StageTimer:
         try:
             yield
         finally:
-            self.add(name, time.perf_counter() - started)
-
-    def add(self, name: str, seconds: float) -> None:
-        self.seconds[name] += seconds
-        self.calls[name] += 1
-
-    def total(self, *names: str) -> float:
-        return sum(self.seconds.get(name, 0.0) for name in names)
+            self.seconds[name] += time.perf_counter() - started
 
 
 class NullTimer(StageTimer):
@@ -37,6 +33,3 @@ class NullTimer(StageTimer):
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         yield
-
-    def add(self, name: str, seconds: float) -> None:
-        return None

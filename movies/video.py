@@ -37,7 +37,6 @@ class VideoError(Exception):
 
 @dataclass(frozen=True)
 class VideoInfo:
-    container: str
     codec: str
     width: int
     height: int
@@ -92,7 +91,6 @@ def probe_video(path: Path) -> VideoInfo:
         elif container.duration:
             duration = container.duration / av.time_base
         info = VideoInfo(
-            container=format_name,
             codec=stream.codec_context.name,
             width=int(width or 0),
             height=int(height or 0),

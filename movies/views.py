@@ -10,7 +10,7 @@ from typing import Any
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.files.storage import default_storage
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 from django.views.generic import DetailView, ListView
 
@@ -56,7 +56,7 @@ def faces_for_boxes() -> QuerySet[Face]:
 
 
 class MovieListView(LoginRequiredMixin, ForgivingPaginationMixin, ListView):
-    """Every movie with a poster frame, its counts and its ingest status."""
+    """Every movie with a poster frame, its counters and its ingest status."""
 
     template_name = "movies/movie_list.html"
     context_object_name = "movies"
@@ -65,20 +65,6 @@ class MovieListView(LoginRequiredMixin, ForgivingPaginationMixin, ListView):
     def get_queryset(self) -> QuerySet[Movie]:
         first_face = Face.objects.filter(movie=OuterRef("pk")).order_by("frame_index", "face_index")
         return Movie.objects.annotate(
-            frame_total=Subquery(
-                Frame.objects.filter(movie=OuterRef("pk"))
-                .order_by()
-                .values("movie")
-                .annotate(n=Count("pk"))
-                .values("n")
-            ),
-            face_total=Subquery(
-                Face.objects.filter(movie=OuterRef("pk"))
-                .order_by()
-                .values("movie")
-                .annotate(n=Count("pk"))
-                .values("n")
-            ),
             poster_thumbnail=Subquery(first_face.values("frame__thumbnail")[:1]),
             poster_image=Subquery(first_face.values("frame__image")[:1]),
         ).order_by("title", "pk")
@@ -88,10 +74,7 @@ class MovieListView(LoginRequiredMixin, ForgivingPaginationMixin, ListView):
         for movie in context["movies"]:
             poster = movie.poster_thumbnail or movie.poster_image
             movie.poster_url = default_storage.url(poster) if poster else ""
-        context["any_ingest_active"] = any(
-            movie.status in (Movie.Status.QUEUED, Movie.Status.RUNNING)
-            for movie in context["movies"]
-        )
+        context["any_ingest_active"] = any(movie.ingest_active for movie in context["movies"])
         return context
 
 
@@ -111,8 +94,6 @@ class MovieDetailView(LoginRequiredMixin, ForgivingPaginationMixin, ListView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["movie"] = self.movie
-        context["frame_total"] = self.movie.frames.count()
-        context["face_total"] = Face.objects.filter(movie=self.movie).count()
         for frame in context["frames"]:
             frame.movie = self.movie  # Frame.name reads the movie; no query per frame.
         return context

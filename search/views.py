@@ -25,8 +25,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import DeleteView, FormView, ListView, TemplateView, UpdateView
 
-from config.media import send_media_file
 from movies.display import box_style
+from movies.media import send_media_file
 from search import queries
 from search.forms import (
     PhotoUploadForm,

@@ -97,8 +97,9 @@ def hamilton_ingest(django_db_setup, django_db_blocker, tmp_path_factory):
     from django.test import override_settings
 
     from faces.models import Face
+    from movies.ingest import ingest_movie
     from movies.models import Frame, Movie
-    from movies.services import ingest_movie, register_movie
+    from movies.registration import register_movie
 
     media_root = tmp_path_factory.mktemp("hamilton_media")
     with django_db_blocker.unblock():

@@ -19,7 +19,8 @@ from django.db import DEFAULT_DB_ALIAS
 from PIL import Image
 
 from faces.models import Face, pack_vector
-from movies.models import Frame, Movie, frame_image_path
+from movies.models import Frame, Movie
+from movies.storage import frame_image_path
 from search.models import QueryPhoto
 
 # Synthetic faces use dlib's embedder: 128-d and needs no downloaded weights.

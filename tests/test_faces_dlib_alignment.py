@@ -53,7 +53,9 @@ def test_chips_put_mtcnns_landmarks_where_the_template_says(portraits):
 
 def test_vectors_are_unit_128_float32_and_tell_people_apart(portraits):
     embedder = get_embedder("dlib-resnet-mtcnn")
-    vectors = {name: embedder.embed(image, faces)[0] for name, (image, faces) in portraits.items()}
+    vectors = {
+        name: embedder.embed_many([(image, faces)])[0] for name, (image, faces) in portraits.items()
+    }
 
     for vector in vectors.values():
         assert vector.shape == (128,) and vector.dtype == np.float32
@@ -72,9 +74,9 @@ def test_the_people_of_a_group_photo(portraits):
     largest = sorted(faces, key=lambda f: f.width * f.height, reverse=True)[:2]
     left, right = sorted(largest, key=lambda f: f.box[0])  # labels.csv: Biden, then Obama
 
-    in_group = embedder.embed(group, [left, right])
-    biden = embedder.embed(*portraits["joe_biden/1"])[0]
-    obama = embedder.embed(*portraits["barack_obama/1"])[0]
+    in_group = embedder.embed_many([(group, [left, right])])
+    biden = embedder.embed_many([portraits["joe_biden/1"]])[0]
+    obama = embedder.embed_many([portraits["barack_obama/1"]])[0]
     assert in_group[0] @ biden > in_group[0] @ obama
     assert in_group[1] @ obama > in_group[1] @ biden
 
@@ -92,7 +94,7 @@ def test_an_embedder_of_its_own(portraits):
     """Another alignment gives other vectors of the same faces: close, never the same, so they
     are stored under their own name and never compared with dlib-resnet's."""
     image, faces = portraits["barack_obama/1"]
-    theirs = get_embedder("dlib-resnet").embed(image, faces)[0]
-    ours = get_embedder("dlib-resnet-mtcnn").embed(image, faces)[0]
+    theirs = get_embedder("dlib-resnet").embed_many([(image, faces)])[0]
+    ours = get_embedder("dlib-resnet-mtcnn").embed_many([(image, faces)])[0]
 
     assert 0.8 < float(ours @ theirs) < 0.999

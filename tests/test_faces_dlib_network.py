@@ -92,7 +92,7 @@ def test_torch_network_matches_dlibs_whole_descriptor_call(portrait_faces):
     shapes = embedder.shapes(image, faces)
     dlibs = np.asarray([recogniser.compute_face_descriptor(image, shape) for shape in shapes])
 
-    assert cosines(embedder.embed(image, faces), dlibs).min() >= 0.9999
+    assert cosines(embedder.embed_many([(image, faces)]), dlibs).min() >= 0.9999
 
 
 def test_batches_of_any_size_give_the_same_vectors(portrait_faces, settings):

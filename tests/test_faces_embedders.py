@@ -56,7 +56,7 @@ def dlib_vectors() -> dict[str, np.ndarray]:
     vectors = {}
     for person, n in [("barack_obama", 1), ("barack_obama", 2), ("joe_biden", 1)]:
         image = portrait(person, n)
-        vectors[f"{person}/{n}"] = dlib.embed(image, only_face(image))[0]
+        vectors[f"{person}/{n}"] = dlib.embed_many([(image, only_face(image))])[0]
     return vectors
 
 
@@ -121,7 +121,7 @@ def test_dlib_tells_the_people_in_a_group_photo_apart(dlib_vectors):
     largest = sorted(faces, key=lambda f: f.width * f.height, reverse=True)[:2]
     left, right = sorted(largest, key=lambda f: f.box[0])  # labels.csv: Biden, then Obama
 
-    vectors = get_embedder("dlib-resnet").embed(group, [left, right])
+    vectors = get_embedder("dlib-resnet").embed_many([(group, [left, right])])
     biden, obama = dlib_vectors["joe_biden/1"], dlib_vectors["barack_obama/1"]
     assert vectors[0] @ biden > vectors[0] @ obama
     assert vectors[1] @ obama > vectors[1] @ biden
@@ -135,14 +135,14 @@ def test_dlib_batch_equals_one_by_one():
         items.append((image, only_face(image)))
 
     batch = dlib.embed_many(items)
-    single = np.concatenate([dlib.embed(image, faces) for image, faces in items])
+    single = np.concatenate([dlib.embed_many([item]) for item in items])
     assert batch.shape == (2, 128)
     np.testing.assert_allclose(batch, single, atol=1e-5)
 
 
 def test_no_faces_give_an_empty_matrix():
     for name in ("dlib-resnet", "dlib-resnet-mtcnn"):
-        vectors = get_embedder(name).embed(np.zeros((100, 100, 3), np.uint8), [])
+        vectors = get_embedder(name).embed_many([(np.zeros((100, 100, 3), np.uint8), [])])
         assert vectors.shape == (0, DIMENSIONS[name])
 
 
@@ -166,7 +166,7 @@ def test_facenet_loads_a_weights_file_and_embeds_in_batches(
     ]
     batch = facenet.embed_many(items)
     single = np.concatenate(
-        [facenet.embed(image, [face]) for image, faces in items for face in faces]
+        [facenet.embed_many([(image, [face])]) for image, faces in items for face in faces]
     )
 
     assert batch.shape == (3, 512)
@@ -295,8 +295,18 @@ def test_analyse_images_one_list_per_image_in_order():
     # The same vectors as embedding each image on its own.
     dlib = get_embedder("dlib-resnet")
     for image, faces in zip([miranda, group], [results[0], results[2]], strict=True):
-        alone = dlib.embed(image, [face.detection for face in faces])
+        alone = dlib.embed_many([(image, [face.detection for face in faces])])
         np.testing.assert_allclose(np.stack([f.vector for f in faces]), alone, atol=1e-5)
+
+
+def test_analyse_images_reports_detection_and_embedding_to_a_timer():
+    from movies.timing import StageTimer
+
+    timer = StageTimer()
+    group = load_rgb(GROUP_PHOTOS / "obama_and_biden_1.jpg")
+    analyse_images([group, group], embedder="dlib-resnet", min_face=0.05, timer=timer)
+    assert set(timer.seconds) == {"detect", "embed"}
+    assert all(seconds > 0 for seconds in timer.seconds.values())
 
 
 def test_analyse_images_min_face_is_a_fraction_of_each_image_height():

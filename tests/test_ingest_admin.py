@@ -14,8 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from faces.models import Face
+from movies.ingest import ingest_movie
 from movies.models import Frame, Movie
-from movies.services import ingest_movie, register_movie
+from movies.registration import register_movie
 from tests.ingest_helpers import faceless_clip, media_files, needs_ffmpeg
 
 pytestmark = pytest.mark.django_db
@@ -179,6 +180,9 @@ def test_progress_json_is_for_staff_only(staff_client, client, user, tmp_path):
              "frames_sampled": 0, "faces_found": 0, "last_error": "", "active": False}
         ]
     }  # fmt: skip
+    # Digits that int() refuses are ignored like any other junk.
+    odd = staff_client.get(reverse("admin:movies_movie_progress") + f"?ids=²,{movie.pk}, ³ ")
+    assert [row["id"] for row in odd.json()["movies"]] == [movie.pk]
     client.logout()
     assert client.get(url).status_code == 302
     client.force_login(user)
@@ -295,3 +299,66 @@ def test_the_command_queues_jobs_and_says_so_when_redis_is_down(
         call_command("ingest", str(other), "--queue", stdout=io.StringIO(), stderr=err)
     assert "the job queue (Redis) is not reachable, nothing was queued" in err.getvalue()
     assert Movie.objects.get(file_name="other.mp4").status == Movie.Status.NEW
+
+
+def test_the_add_form_refuses_bad_sampling_settings(staff_client, import_dir):
+    clip = faceless_clip(import_dir / "gradients.mp4")
+    response = staff_client.post(
+        reverse(ADD),
+        {"server_path": str(clip), "sample_every": 0, "embedder": "dlib-resnet", "min_face": 0},
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "The sampling interval must be 1 or more" in page
+    assert "The smallest face must be above 0" in page
+    assert not Movie.objects.exists()
+
+
+def change(client, movie: Movie, **fields):
+    data = {"title": movie.title, "sample_every": movie.sample_every,
+            "embedder": movie.embedder, "min_face": movie.min_face, **fields}  # fmt: skip
+    return client.post(reverse("admin:movies_movie_change", args=[movie.pk]), data)
+
+
+def test_the_change_form_refuses_new_settings_under_stored_frames(staff_client, tmp_path):
+    movie, _ = register_movie(path=faceless_clip(tmp_path / "gradients.mp4"), **DLIB_EVERY_4)
+    assert ingest_movie(movie.pk).status == "done"
+
+    response = change(staff_client, movie, sample_every=2)
+    assert response.status_code == 200
+    assert (
+        "“Gradients” is already stored with other settings (sample_every 4 → 2); ingest it "
+        "again from scratch to use the new ones (tick “Re-ingest from scratch”)."
+    ) in response.content.decode()
+    movie.refresh_from_db()
+    assert movie.sample_every == 4
+
+    # Other fields still change freely.
+    assert change(staff_client, movie, title="Colours").status_code == 302
+    movie.refresh_from_db()
+    assert (movie.title, movie.sample_every, movie.status) == ("Colours", 4, Movie.Status.DONE)
+
+
+def test_new_settings_with_from_scratch_queue_a_fresh_ingest(staff_client, tmp_path, ingest_queue):
+    movie, _ = register_movie(path=faceless_clip(tmp_path / "gradients.mp4"), **DLIB_EVERY_4)
+    assert ingest_movie(movie.pk).status == "done"
+
+    response = change(staff_client, movie, sample_every=2, from_scratch="on")
+    assert response.status_code == 302
+    movie.refresh_from_db()
+    assert (movie.sample_every, movie.status, ingest_queue.count) == (2, Movie.Status.QUEUED, 1)
+    run_worker()
+    movie.refresh_from_db()
+    assert movie.status == Movie.Status.DONE
+    assert list(movie.frames.values_list("index", flat=True)) == [0, 2, 4, 6, 8, 10]
+    assert movie.ingest_settings["sample_every"] == 2
+
+
+def test_the_ingest_refuses_settings_changed_behind_its_back(tmp_path):
+    movie, _ = register_movie(path=faceless_clip(tmp_path / "gradients.mp4"), **DLIB_EVERY_4)
+    assert ingest_movie(movie.pk).status == "done"
+    Movie.objects.filter(pk=movie.pk).update(sample_every=3, status=Movie.Status.CANCELLED)
+    report = ingest_movie(movie.pk)
+    assert report.status == "failed"
+    assert "already stored with other settings (sample_every 4 → 3)" in report.error
+    assert list(movie.frames.values_list("index", flat=True)) == [0, 4, 8]

@@ -166,3 +166,30 @@ def test_changing_settings_of_a_stored_movie_needs_from_scratch(tmp_path):
     assert not failed
     movie = Movie.objects.get()
     assert list(movie.frames.values_list("index", flat=True)) == [0, 2, 4, 6, 8, 10]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--every", "0", "The sampling interval must be 1 or more"),
+        ("--every", "1.5", "not a whole number: '1.5'"),
+        ("--min-face", "0", "The smallest face must be above 0"),
+        ("--min-face", "nan", "The smallest face must be above 0"),
+    ],
+)
+def test_bad_sampling_options_are_refused_up_front(tmp_path, option, value, message):
+    clip = faceless_clip(tmp_path / "gradients.mp4")
+    with pytest.raises(CommandError, match=message):
+        call_command("ingest", str(clip), option, value, stdout=io.StringIO())
+    assert not Movie.objects.exists()
+
+
+def test_a_stored_movie_with_bad_sampling_settings_fails_with_the_same_message(tmp_path):
+    from movies.ingest import ingest_movie
+    from movies.registration import register_movie
+
+    movie, _ = register_movie(path=faceless_clip(tmp_path / "gradients.mp4"))
+    Movie.objects.filter(pk=movie.pk).update(min_face=0.0)
+    report = ingest_movie(movie.pk)
+    assert report.status == "failed"
+    assert report.error.startswith("The smallest face must be above 0")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from django.core.files.storage import default_storage
 
-from faces.models import Face
+from faces.models import Face, unpack_vector
 from movies.models import Frame, Movie
 
 pytestmark = pytest.mark.slow
@@ -28,7 +28,7 @@ def test_hamilton_clip_is_stored_frame_by_frame_with_embedded_faces(hamilton_mov
     faces = Face.objects.filter(movie=movie)
     assert movie.faces_found == faces.count() > 0
     for face in faces:
-        vector = face.vector
+        vector = unpack_vector(face.embedding)
         assert face.embedder == "dlib-resnet"
         assert vector.shape == (128,)
         assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)

@@ -12,7 +12,8 @@ from PIL import Image
 
 from faces.models import Face
 from movies.display import box_percentages, hms
-from movies.models import Frame, Movie, frame_image_path
+from movies.models import Frame, Movie
+from movies.storage import frame_image_path
 from tests.factories import make_face, make_frame, random_unit
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +39,8 @@ def movie() -> Movie:
         title="Test Clip",
         file_name="test_clip.mp4",
         status=Movie.Status.DONE,
+        frames_sampled=11,
+        faces_found=4,
         duration_seconds=3725.4,
         fps=25.0,
         sample_every=5,
@@ -112,6 +115,22 @@ def test_movie_list_shows_counts_status_duration_and_poster(user_client, movie):
     # The running movie shows its progress.
     assert "Ingesting" in content and "42%" in content
     assert running.get_absolute_url() in content
+
+
+def test_the_pages_show_the_movies_counters_of_a_running_ingest(user_client):
+    """A running ingest's counters are those of its last checkpoint: the pages show them, not
+    the rows of a batch still being stored."""
+    movie = Movie.objects.create(
+        title="Halfway", status=Movie.Status.RUNNING, frames_sampled=3, faces_found=2
+    )
+    for index in range(5):
+        frame_with_faces(movie, index, faces=1)
+    listing = user_client.get("/").content.decode()
+    assert re.search(r"<strong>3</strong>\s*frames", listing)
+    assert re.search(r"<strong>2</strong>\s*faces", listing)
+    page = user_client.get(movie.get_absolute_url()).content.decode()
+    assert re.search(r"<strong>3</strong>\s*sampled frames", page)
+    assert re.search(r"<strong>2</strong>\s*faces", page)
 
 
 def test_movie_list_query_count_does_not_grow_with_movies(

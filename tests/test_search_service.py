@@ -112,12 +112,12 @@ def test_query_face_first_then_by_falling_score(library):
 
 
 def test_scores_are_the_exact_dot_products(library):
-    from faces.models import Face
+    from faces.models import Face, unpack_vector
 
     result = search_by_face(library["a"][0])
-    query = Face.objects.get(pk=library["a"][0]).vector.astype(np.float64)
+    query = unpack_vector(Face.objects.get(pk=library["a"][0]).embedding).astype(np.float64)
     for hit in result.hits:
-        other = Face.objects.get(pk=hit.face_id).vector.astype(np.float64)
+        other = unpack_vector(Face.objects.get(pk=hit.face_id).embedding).astype(np.float64)
         assert hit.score == pytest.approx(float(query @ other), abs=1e-9)
 
 

@@ -10,41 +10,43 @@ from __future__ import annotations
 import logging
 import time
 from argparse import ArgumentTypeError
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from movies.models import Movie
-from movies.services import (
-    IngestError,
-    IngestProgress,
-    IngestReport,
-    change_ingest_settings,
-    enqueue_ingest,
-    ingest_movie,
-    register_movie,
-)
+from movies.errors import IngestError
+from movies.ingest import IngestProgress, IngestReport, ingest_movie
+from movies.jobs import enqueue_ingest
+from movies.models import Movie, validate_min_face, validate_sample_every
+from movies.registration import register_movie, update_movie
 from movies.video import VIDEO_EXTENSIONS
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ArgumentTypeError("must be 1 or more")
-    return value
+def _option(convert: type[int | float], validate: Callable[[Any], None]) -> Callable:
+    """An argparse type: ``convert`` the text, then check it with the model field's validator."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError as exc:
+            kind = "a whole number" if convert is int else "a number"
+            raise ArgumentTypeError(f"not {kind}: {text!r}") from exc
+        try:
+            validate(value)
+        except ValidationError as exc:
+            raise ArgumentTypeError(exc.messages[0]) from exc
+        return value
+
+    return parse
 
 
-def min_face_size(text: str) -> float:
-    """``120`` (pixels) or ``0.1`` (a fraction of the frame height)."""
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise ArgumentTypeError(f"not a number: {text!r}") from exc
-    if not value > 0:
-        raise ArgumentTypeError("must be pixels (>= 1) or a fraction of the height (< 1)")
-    return value
+sample_interval = _option(int, validate_sample_every)
+# 120 (pixels) or 0.1 (a fraction of the frame height)
+min_face_size = _option(float, validate_min_face)
 
 
 class Command(BaseCommand):
@@ -52,7 +54,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("paths", nargs="+", metavar="PATH", help="video files or folders")
-        parser.add_argument("--every", type=positive_int, default=None, help="keep every Nth frame")
+        parser.add_argument(
+            "--every", type=sample_interval, default=None, help="keep every Nth frame"
+        )
         parser.add_argument("--embedder", default=None, help="embedder name for new movies")
         parser.add_argument(
             "--min-face",
@@ -75,7 +79,7 @@ class Command(BaseCommand):
         self.options = options
         if options["verbosity"] < 2:
             # Each file gets its own line below; the service's log line would repeat it.
-            logging.getLogger("movies.services").setLevel(logging.ERROR)
+            logging.getLogger("movies.ingest").setLevel(logging.ERROR)
         self.counts = {"done": 0, "failed": 0, "queued": 0, "cancelled": 0}
         self.frames = self.faces = 0
         for path in self.collect(options["paths"]):
@@ -150,7 +154,7 @@ class Command(BaseCommand):
             "embedder": options["embedder"],
             "min_face": options["min_face"],
         }
-        change_ingest_settings(movie, wanted, from_scratch=options["from_scratch"])
+        update_movie(movie, wanted, from_scratch=options["from_scratch"])
 
     def run_ingest(self, movie: Movie) -> IngestReport:
         bar = tqdm(

@@ -35,7 +35,8 @@ from django.test import Client
 from django.urls import reverse
 
 from faces.models import Face, pack_vector
-from movies.models import Frame, Movie, frame_image_path
+from movies.models import Frame, Movie
+from movies.storage import frame_image_path
 from search.backends import forget_cached_vectors, get_backend
 from search.backends.embedded import EmbeddedBackend
 from search.services import search_by_face

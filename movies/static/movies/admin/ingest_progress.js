@@ -1,9 +1,9 @@
 /* Keeps the status and progress bars of the movie admin current without a reload.
  * Elements carry data-ingest-movie (status) and data-ingest-progress (bar); while any shown
- * movie is queued or running, the staff-only JSON view is polled every few seconds. */
+ * movie is active (queued or running: data-ingest-active, the JSON's "active"), the
+ * staff-only JSON view is polled every few seconds. */
 (function () {
   "use strict";
-  var ACTIVE = { queued: true, running: true };
   var INTERVAL_MS = 2500;
 
   function statusElements() {
@@ -11,12 +11,13 @@
   }
 
   function anyActive(elements) {
-    return elements.some(function (el) { return ACTIVE[el.dataset.ingestStatus]; });
+    return elements.some(function (el) { return el.dataset.ingestActive === "true"; });
   }
 
   function render(movie) {
     document.querySelectorAll('[data-ingest-movie="' + movie.id + '"]').forEach(function (el) {
       el.dataset.ingestStatus = movie.status;
+      el.dataset.ingestActive = movie.active ? "true" : "false";
       el.className = "ingest-status ingest-status-" + movie.status;
       el.textContent = movie.status_display;
       el.title = movie.status === "failed" ? movie.last_error : "";

@@ -1,7 +1,8 @@
 """Protected media: frame images and thumbnails are served to logged-in users only.
 
-The generic ``/media/`` view serves only what ingest writes for every user to see (frame images,
-frame thumbnails, face crops below ``movies/<id>/``). Other media has an owner or is not meant for
+The generic ``/media/`` view (wired in config/urls.py as ``media``) serves only what ingest
+writes for every user to see (frame images, frame thumbnails, face crops: the pattern
+``movies.storage.SHARED_MEDIA``). Other media has an owner or is not meant for
 pages: uploaded query photos go through ``search:photo-image``, which checks the owner, and
 uploaded movie files are not served at all. Both views hand the bytes over with
 ``send_media_file``.
@@ -27,7 +28,6 @@ browser downloads each stored JPEG once.
 from __future__ import annotations
 
 import mimetypes
-import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -38,8 +38,7 @@ from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import http_date
 from django.views.decorators.http import require_safe
 
-# What ingest writes for everyone: movies/<id>/frames|thumbnails|faces/<file>.jpg
-SHARED_MEDIA = re.compile(r"movies/\d+/(frames|thumbnails|faces)/[^/]+\.jpg")
+from movies.storage import SHARED_MEDIA
 
 
 def resolve_media_path(name: str) -> Path:
