@@ -101,6 +101,17 @@ def test_a_restarted_process_searches_from_the_files_without_loading_vectors(lib
     assert isinstance(collection().segments[0].vectors, np.memmap)
 
 
+def test_rows_read_from_a_file_segment_are_the_stored_vectors(library):
+    forget_cached_vectors()
+    nearest(library["vectors"][0])
+    (segment,) = collection().segments
+    for positions in ([5, 6, 7, 100, 3, 4, 1199], [0], list(range(40)), []):
+        positions = np.asarray(positions, dtype=np.int64)
+        read = segment.rows(positions)
+        assert read.shape == (len(positions), DIM)
+        assert np.array_equal(read, library["vectors"][positions])
+
+
 def test_results_from_files_equal_the_in_memory_index(library, settings):
     vectors = library["vectors"]
     first = library["movies"][0]

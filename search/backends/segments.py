@@ -121,12 +121,23 @@ class RowFile:
         self._dim = dim
 
     def read(self, positions: np.ndarray) -> np.ndarray:
-        out = np.empty((len(positions), self._dim), dtype="<f4")
+        """Rows in the order asked; a run of consecutive rows (one shot's frames) is one read."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if not len(positions):
+            return np.empty((0, self._dim), dtype="<f4")
+        breaks = np.flatnonzero(np.diff(positions) != 1) + 1
+        starts = [0, *breaks.tolist()]
+        ends = [*breaks.tolist(), len(positions)]
         descriptor = self._file.fileno()
-        for number, position in enumerate(positions.tolist()):
-            data = os.pread(descriptor, self._row_bytes, self._offset + position * self._row_bytes)
-            out[number] = np.frombuffer(data, dtype="<f4")
-        return out
+        data = b"".join(
+            os.pread(
+                descriptor,
+                (end - start) * self._row_bytes,
+                self._offset + int(positions[start]) * self._row_bytes,
+            )
+            for start, end in zip(starts, ends, strict=True)
+        )
+        return np.frombuffer(data, dtype="<f4").reshape(-1, self._dim)
 
 
 class Segment:
