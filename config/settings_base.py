@@ -175,6 +175,12 @@ FACEFINDER_SEARCH_MAX_K = env.int("FACEFINDER_SEARCH_MAX_K", default=300)
 # Embedded backend: collections up to this many faces are scanned exactly; larger ones use an
 # in-process IVF index (quantised candidates, exact re-scoring).
 FACEFINDER_SEARCH_EXACT_MAX_FACES = env.int("FACEFINDER_SEARCH_EXACT_MAX_FACES", default=50_000)
+# Embedded backend: folder of the persisted index (vectors and IVF codes that every process
+# memory-maps, so a restart searches at once and processes share one copy). Empty: keep the
+# vectors in each process's memory only, loaded from the database on its first search.
+FACEFINDER_SEARCH_INDEX_DIR = env.str(
+    "FACEFINDER_SEARCH_INDEX_DIR", default=str(VAR_DIR / "search-index")
+)
 
 # --- SingleStoreDB and scale-out (docs/singlestore.md) ---------------------------------------
 # DATABASE_URL=singlestoredb://user:password@host:3306/database selects the SingleStoreDB engine

@@ -16,6 +16,15 @@ def _private_media_root(settings, tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def _private_search_index(settings, tmp_path_factory, monkeypatch):
+    """Every test (and every manage.py child it starts) persists search indexes into its own
+    temporary folder, never into var/."""
+    folder = str(tmp_path_factory.mktemp("search-index"))
+    settings.FACEFINDER_SEARCH_INDEX_DIR = folder
+    monkeypatch.setenv("FACEFINDER_SEARCH_INDEX_DIR", folder)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_search_vectors():
     """Each test starts with no in-process search vectors.
 

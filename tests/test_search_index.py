@@ -11,6 +11,7 @@ from django.db import connection
 from faces.models import pack_vector
 from search.backends import get_backend
 from search.backends.embedded import EmbeddedBackend
+from search.backends.vector_table import VectorTable
 from search.services import search_by_face, search_by_vector
 from tests.factories import add_faces, clustered_vectors, make_movie, unit
 
@@ -45,7 +46,7 @@ def test_index_recall_against_exact_scan(db, indexed):
         for hit in approximate:  # every score shown is exact, wherever it came from
             if hit.face_id in exact_scores:
                 assert hit.score == exact_scores[hit.face_id]
-    assert collection_of().index is not None, "the IVF index was not used"
+    assert collection_of().uses_index, "the IVF index was not used"
     assert np.mean(recalls) >= 0.99
 
 
@@ -63,7 +64,7 @@ def test_index_movie_filter_matches_exact_scan(db, indexed):
     # Big movie (1200 faces): the index restricted to its faces.
     hits = get_backend().nearest(vectors[10], "dlib-resnet", 10, movie_id=big.pk).hits
     exact = get_backend().nearest(vectors[10], "dlib-resnet", 10, movie_id=big.pk, exact=True).hits
-    assert collection_of().index is not None
+    assert collection_of().uses_index
     assert len({h.face_id for h in hits} & {h.face_id for h in exact}) >= 9
     assert all(hit.face_id not in small_ids for hit in hits)
 
@@ -78,7 +79,7 @@ def test_each_hit_comes_with_its_stored_vector(db, settings, use_index):
     found = get_backend().nearest(vectors[3], "dlib-resnet", 15)
     median = found.hits[7].score
     filtered = get_backend().nearest(vectors[3], "dlib-resnet", 15, min_score=median)
-    assert (collection_of().index is not None) == use_index
+    assert (collection_of().uses_index) == use_index
     for neighbours, count in ((found, 15), (filtered, 8)):
         assert len(neighbours.hits) == count and neighbours.vectors.shape == (count, DIM)
         for hit, row in zip(neighbours.hits, neighbours.vectors, strict=True):
@@ -100,7 +101,7 @@ def test_faces_added_after_the_first_search_are_found(db, settings, use_index):
     assert result.hits[0].face_id == new_id
     assert result.hits[0].score == pytest.approx(1.0, abs=1e-6)
     assert collection_of().count == len(vectors) + 1
-    assert (collection_of().index is not None) == use_index
+    assert (collection_of().uses_index) == use_index
 
 
 @pytest.mark.parametrize("use_index", [False, True], ids=["exact-scan", "ivf-index"])
@@ -131,7 +132,7 @@ def test_rows_written_through_another_connection_are_seen(settings):
     vectors = clustered_vectors(people=30, faces_per_person=30, dim=DIM, seed=8)
     ids = add_faces(movie, vectors)
     search_by_face(ids[0])
-    assert collection_of().index is not None
+    assert collection_of().uses_index
 
     other = sqlite3.connect(connection.settings_dict["NAME"], uri=True)
     try:
@@ -163,14 +164,16 @@ def test_rows_written_through_another_connection_are_seen(settings):
         other.close()
 
 
-def test_unchanged_table_is_not_reloaded(db, settings):
+def test_unchanged_table_is_not_reloaded(db, monkeypatch):
     movie = make_movie()
     ids = add_faces(movie, clustered_vectors(people=5, faces_per_person=4, dim=DIM, seed=10))
     search_by_face(ids[0])
-    collection = collection_of()
-    matrix = collection.matrix
-    search_by_face(ids[1])
-    assert collection.matrix is matrix
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("rows were loaded from the table again")
+
+    monkeypatch.setattr(VectorTable, "iter_rows", no_loading)
+    assert search_by_face(ids[1]).hits[0].face_id == ids[1]
 
 
 def test_deletes_and_inserts_between_two_searches(db, indexed):
@@ -191,7 +194,7 @@ def test_deletes_and_inserts_between_two_searches(db, indexed):
 
 
 def test_commit_watcher_sees_commits_of_other_connections(tmp_path):
-    from search.backends.faces_table import SQLiteCommitWatcher
+    from search.backends.vector_table import SQLiteCommitWatcher
 
     path = str(tmp_path / "watched.sqlite3")
     writer = sqlite3.connect(path)
