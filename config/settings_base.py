@@ -7,6 +7,7 @@ on localhost. ``.env.example`` lists every variable. The secret key is not here:
 ``config/settings.py`` requires one, ``config/settings_test.py`` has its own.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -30,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "django_rq",
     "accounts",
     "movies",
@@ -45,6 +47,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a refused login into its page (accounts/lockout.py).
+    "axes.middleware.AxesMiddleware",
+]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -118,6 +126,17 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 REDIS_URL = env.str("REDIS_URL", default="redis://localhost:6379/0")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Counters of failed logins and rate-limited actions (config/throttle.py), shared by every
+    # web server. Throttled actions are refused while it is down (they fail closed).
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.str("FACEFINDER_THROTTLE_CACHE_URL", default=REDIS_URL),
+        "KEY_PREFIX": "facefinder-throttle",
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    },
+}
 RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
     "ingest": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env.int("INGEST_JOB_TIMEOUT", default=86400)},
@@ -155,12 +174,39 @@ FACEFINDER_FRAME_BATCH = env.int("FACEFINDER_FRAME_BATCH", default=16)
 FACEFINDER_IMPORT_DIRS = env.list("FACEFINDER_IMPORT_DIRS", default=[str(VAR_DIR / "import")])
 FACEFINDER_MAX_UPLOAD_BYTES = env.int("FACEFINDER_MAX_UPLOAD_BYTES", default=4 * 1024**3)
 FACEFINDER_MAX_PHOTO_BYTES = env.int("FACEFINDER_MAX_PHOTO_BYTES", default=15 * 1024**2)
-FACEFINDER_ALLOW_SIGNUP = env.bool("FACEFINDER_ALLOW_SIGNUP", default=True)
 # Photo searches: largest photo in pixels (width x height); unsaved photos are deleted after
 # this many seconds; result groups per results page.
 FACEFINDER_MAX_PHOTO_PIXELS = env.int("FACEFINDER_MAX_PHOTO_PIXELS", default=40_000_000)
 FACEFINDER_PHOTO_TTL_SECONDS = env.int("FACEFINDER_PHOTO_TTL_SECONDS", default=3600)
 FACEFINDER_GROUPS_PER_PAGE = env.int("FACEFINDER_GROUPS_PER_PAGE", default=10)
+
+# --- Accounts (accounts/) ---
+# Who may create an account: "approval" (new accounts wait until a staff member approves them),
+# "open" (usable at once) or "closed". FACEFINDER_ALLOW_SIGNUP=false closes it whatever this says.
+FACEFINDER_SIGNUP = env.str("FACEFINDER_SIGNUP", default="approval")
+if FACEFINDER_SIGNUP not in ("approval", "open", "closed"):
+    raise environ.ImproperlyConfigured("FACEFINDER_SIGNUP must be 'approval', 'open' or 'closed'.")
+FACEFINDER_ALLOW_SIGNUP = env.bool("FACEFINDER_ALLOW_SIGNUP", default=True)
+# Per client address and hour: sign-ups, and password-reset requests (also per e-mail address).
+FACEFINDER_SIGNUPS_PER_HOUR = env.int("FACEFINDER_SIGNUPS_PER_HOUR", default=10)
+FACEFINDER_PASSWORD_RESETS_PER_HOUR = env.int("FACEFINDER_PASSWORD_RESETS_PER_HOUR", default=5)
+# Proxies in front of the app that append to X-Forwarded-For (1 behind the README's nginx); 0
+# takes the client address from the connection.
+FACEFINDER_PROXY_COUNT = env.int("FACEFINDER_PROXY_COUNT", default=0)
+
+# Failed logins (django-axes, accounts/lockout.py): this many wrong passwords for one account
+# from one address lock that pair out for the cool-off; each attempt during it restarts it.
+AXES_HANDLER = "accounts.lockout.FailClosedCacheHandler"
+AXES_CACHE = "throttle"
+AXES_FAILURE_LIMIT = env.int("FACEFINDER_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("FACEFINDER_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "config.throttle.client_ip"
+# The cache handler keeps no rows: axes' admin pages would stay empty.
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
 
 # --- Search engine (search/services.py, search/backends/) ---
 # Two results closer than this Euclidean distance are near-duplicates (grouped on the results
@@ -209,6 +255,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # faiss announces at INFO which CPU build it loaded (and that the AVX2 one is absent).
-    "loggers": {"faiss.loader": {"level": "WARNING"}},
+    # faiss announces at INFO which CPU build it loaded (and that the AVX2 one is absent);
+    # django-axes every successful login (failed ones are WARNINGs).
+    "loggers": {"faiss.loader": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

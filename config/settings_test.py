@@ -11,3 +11,13 @@ SECRET_KEY = "facefinder-test-suite-only"  # noqa: S105 (signs nothing outside t
 # Tests create users by the hundred; Django's default hasher spends a million PBKDF2 rounds on
 # each password.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Counters in this process, emptied before every test (tests/conftest.py); tests of the Redis
+# cache itself point it at a Redis database of their own.
+CACHES = {
+    **CACHES,  # noqa: F405
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "throttle",
+    },
+}
