@@ -46,6 +46,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Before any view or process_view hook reads the body (config/uploads.py).
+    "config.uploads.RequestBodyLimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a refused login into its page (accounts/lockout.py).
     "axes.middleware.AxesMiddleware",
@@ -122,7 +124,9 @@ FACEFINDER_MEDIA_INTERNAL_PREFIX = env.str(
 # Seconds a browser may reuse a media file without asking again (privately: never shared caches).
 FACEFINDER_MEDIA_MAX_AGE = env.int("FACEFINDER_MEDIA_MAX_AGE", default=3600)
 
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Request bodies keep Django's small limits (2.5 MB of form fields, and as much for a whole
+# multipart body); the upload views get their own file limits below (config/uploads.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 REDIS_URL = env.str("REDIS_URL", default="redis://localhost:6379/0")
@@ -179,6 +183,13 @@ FACEFINDER_MAX_PHOTO_BYTES = env.int("FACEFINDER_MAX_PHOTO_BYTES", default=15 * 
 FACEFINDER_MAX_PHOTO_PIXELS = env.int("FACEFINDER_MAX_PHOTO_PIXELS", default=40_000_000)
 FACEFINDER_PHOTO_TTL_SECONDS = env.int("FACEFINDER_PHOTO_TTL_SECONDS", default=3600)
 FACEFINDER_GROUPS_PER_PAGE = env.int("FACEFINDER_GROUPS_PER_PAGE", default=10)
+# Faces of one photo that are embedded and searchable: the largest ones.
+FACEFINDER_MAX_PHOTO_FACES = env.int("FACEFINDER_MAX_PHOTO_FACES", default=20)
+# Per user: photo searches per hour (each runs the face networks in the web process), saved
+# searches, and photos kept (those of saved searches plus unsaved ones not yet expired).
+FACEFINDER_PHOTO_SEARCHES_PER_HOUR = env.int("FACEFINDER_PHOTO_SEARCHES_PER_HOUR", default=30)
+FACEFINDER_MAX_SAVED_SEARCHES = env.int("FACEFINDER_MAX_SAVED_SEARCHES", default=500)
+FACEFINDER_MAX_KEPT_PHOTOS = env.int("FACEFINDER_MAX_KEPT_PHOTOS", default=100)
 
 # --- Accounts (accounts/) ---
 # Who may create an account: "approval" (new accounts wait until a staff member approves them),
