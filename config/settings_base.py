@@ -24,6 +24,21 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
+# HTTPS only, the production default (DEBUG off): behind a proxy that terminates TLS and sets
+# X-Forwarded-Proto (README: "Production"). DJANGO_HTTPS=false turns these off for a test host
+# served over plain HTTP; `manage.py check --deploy` then warns about each of them.
+HTTPS = env.bool("DJANGO_HTTPS", default=not DEBUG)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31_536_000) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# Preloading asks browser makers to hard-code HTTPS for the domain, hard to undo: an explicit
+# choice (DJANGO_SECURE_HSTS_PRELOAD=true), so its deploy check (W021) is silenced until made.
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -41,6 +56,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -113,7 +129,9 @@ STORAGES = {
         # leaving orphaned copies with random suffixes.
         "OPTIONS": {"allow_overwrite": True},
     },
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # `manage.py collectstatic` writes STATIC_ROOT with hashed, compressed copies; WhiteNoise
+    # serves them from the app with far-future caching (README: "Production").
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 # How protected media is handed to the client: "django" streams it from the app (development),
 # "x-accel" answers with an X-Accel-Redirect header for nginx (production).
@@ -136,7 +154,7 @@ CACHES = {
     # web server. Throttled actions are refused while it is down (they fail closed).
     "throttle": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": env.str("FACEFINDER_THROTTLE_CACHE_URL", default=REDIS_URL),
+        "LOCATION": env.str("FACEFINDER_THROTTLE_CACHE_URL", default="") or REDIS_URL,
         "KEY_PREFIX": "facefinder-throttle",
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
     },
