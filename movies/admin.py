@@ -264,9 +264,10 @@ class MovieAdmin(admin.ModelAdmin):
         """``?ids=1,2,3`` → status and progress of those movies (staff with view permission)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        # [0-9] rather than isdigit(): that also accepts digits int() refuses ("²").
+        # [0-9] rather than isdigit(): that also accepts digits int() refuses ("²"); at most
+        # 18 of them, since a larger number is no movie's id and overflows the database's ints.
         parts = (part.strip() for part in request.GET.get("ids", "").split(","))
-        ids = [int(part) for part in parts if re.fullmatch(r"[0-9]+", part)]
+        ids = [int(part) for part in parts if re.fullmatch(r"[0-9]{1,18}", part)]
         rows = Movie.objects.filter(pk__in=ids[:MAX_POLLED]).only(
             "status", "progress", "frames_sampled", "faces_found", "last_error", "title"
         )
