@@ -409,3 +409,25 @@ def test_password_resets_are_limited_per_address_and_per_mailbox(
         client.post(reset, {"email": "bob@example.com"}, REMOTE_ADDR="192.0.2.1").status_code == 429
     )
     assert len(mailoutbox) == 1
+
+
+@pytest.mark.parametrize(
+    "proxies, forwarded, expected",
+    [
+        (0, "198.51.100.1", "192.0.2.10"),  # no proxy: the connection's address, header ignored
+        (1, "198.51.100.1", "198.51.100.1"),
+        (1, "203.0.113.66, 198.51.100.1", "198.51.100.1"),  # the client's own claim is ignored
+        (2, "203.0.113.66, 198.51.100.1, 10.0.0.2", "198.51.100.1"),
+        (2, "198.51.100.1", "192.0.2.10"),  # fewer entries than proxies: not to be trusted
+    ],
+)
+def test_the_client_address_counts_only_the_proxies_in_front(
+    settings, proxies, forwarded, expected
+):
+    from django.test import RequestFactory
+
+    from config.throttle import client_ip
+
+    settings.FACEFINDER_PROXY_COUNT = proxies
+    request = RequestFactory().get("/", REMOTE_ADDR="192.0.2.10", HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_ip(request) == expected
