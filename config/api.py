@@ -61,6 +61,15 @@ class ApiView(View):
         return response
 
 
+class NoSuchEndpoint(ApiView):
+    """Every other path under ``/api/``: a 404 in the API's shape (401 first, as everywhere)."""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return error(404, "There is no such API endpoint (see the README's JSON API section).")
+
+    http_method_not_allowed = get
+
+
 def paginated(
     request: HttpRequest,
     items: Sequence,

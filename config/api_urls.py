@@ -6,9 +6,13 @@ To add endpoints for an app: write the views in ``<app>/api.py`` on ``config.api
 as ``api:<app>:<name>``, e.g. ``reverse("api:search:face", args=[face_id])``.
 """
 
-from django.urls import include, path
+from django.urls import include, path, re_path
+
+from config.api import NoSuchEndpoint
 
 app_name = "api"
 urlpatterns = [
     path("search/", include("search.api_urls")),
+    # Last: any other path answers in the API's shape, not with the site's HTML 404 page.
+    re_path(r"", NoSuchEndpoint.as_view(), name="not-found"),
 ]

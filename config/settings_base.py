@@ -7,6 +7,7 @@ on localhost. ``.env.example`` lists every variable. The secret key is not here:
 ``config/settings.py`` requires one, ``config/settings_test.py`` has its own.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -23,6 +24,21 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
+# HTTPS only, the production default (DEBUG off): behind a proxy that terminates TLS and sets
+# X-Forwarded-Proto (README: "Production"). DJANGO_HTTPS=false turns these off for a test host
+# served over plain HTTP; `manage.py check --deploy` then warns about each of them.
+HTTPS = env.bool("DJANGO_HTTPS", default=not DEBUG)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31_536_000) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# Preloading asks browser makers to hard-code HTTPS for the domain, hard to undo: an explicit
+# choice (DJANGO_SECURE_HSTS_PRELOAD=true), so its deploy check (W021) is silenced until made.
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -30,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "django_rq",
     "accounts",
     "movies",
@@ -39,12 +56,21 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Before any view or process_view hook reads the body (config/uploads.py).
+    "config.uploads.RequestBodyLimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a refused login into its page (accounts/lockout.py).
+    "axes.middleware.AxesMiddleware",
+]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -103,7 +129,9 @@ STORAGES = {
         # leaving orphaned copies with random suffixes.
         "OPTIONS": {"allow_overwrite": True},
     },
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # `manage.py collectstatic` writes STATIC_ROOT with hashed, compressed copies; WhiteNoise
+    # serves them from the app with far-future caching (README: "Production").
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 # How protected media is handed to the client: "django" streams it from the app (development),
 # "x-accel" answers with an X-Accel-Redirect header for nginx (production).
@@ -114,10 +142,23 @@ FACEFINDER_MEDIA_INTERNAL_PREFIX = env.str(
 # Seconds a browser may reuse a media file without asking again (privately: never shared caches).
 FACEFINDER_MEDIA_MAX_AGE = env.int("FACEFINDER_MEDIA_MAX_AGE", default=3600)
 
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Request bodies keep Django's small limits (2.5 MB of form fields, and as much for a whole
+# multipart body); the upload views get their own file limits below (config/uploads.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 REDIS_URL = env.str("REDIS_URL", default="redis://localhost:6379/0")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Counters of failed logins and rate-limited actions (config/throttle.py), shared by every
+    # web server. Throttled actions are refused while it is down (they fail closed).
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.str("FACEFINDER_THROTTLE_CACHE_URL", default="") or REDIS_URL,
+        "KEY_PREFIX": "facefinder-throttle",
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    },
+}
 RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
     "ingest": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env.int("INGEST_JOB_TIMEOUT", default=86400)},
@@ -155,12 +196,46 @@ FACEFINDER_FRAME_BATCH = env.int("FACEFINDER_FRAME_BATCH", default=16)
 FACEFINDER_IMPORT_DIRS = env.list("FACEFINDER_IMPORT_DIRS", default=[str(VAR_DIR / "import")])
 FACEFINDER_MAX_UPLOAD_BYTES = env.int("FACEFINDER_MAX_UPLOAD_BYTES", default=4 * 1024**3)
 FACEFINDER_MAX_PHOTO_BYTES = env.int("FACEFINDER_MAX_PHOTO_BYTES", default=15 * 1024**2)
-FACEFINDER_ALLOW_SIGNUP = env.bool("FACEFINDER_ALLOW_SIGNUP", default=True)
 # Photo searches: largest photo in pixels (width x height); unsaved photos are deleted after
 # this many seconds; result groups per results page.
 FACEFINDER_MAX_PHOTO_PIXELS = env.int("FACEFINDER_MAX_PHOTO_PIXELS", default=40_000_000)
 FACEFINDER_PHOTO_TTL_SECONDS = env.int("FACEFINDER_PHOTO_TTL_SECONDS", default=3600)
 FACEFINDER_GROUPS_PER_PAGE = env.int("FACEFINDER_GROUPS_PER_PAGE", default=10)
+# Faces of one photo that are embedded and searchable: the largest ones.
+FACEFINDER_MAX_PHOTO_FACES = env.int("FACEFINDER_MAX_PHOTO_FACES", default=20)
+# Per user: photo searches per hour (each runs the face networks in the web process), saved
+# searches, and photos kept (those of saved searches plus unsaved ones not yet expired).
+FACEFINDER_PHOTO_SEARCHES_PER_HOUR = env.int("FACEFINDER_PHOTO_SEARCHES_PER_HOUR", default=30)
+FACEFINDER_MAX_SAVED_SEARCHES = env.int("FACEFINDER_MAX_SAVED_SEARCHES", default=500)
+FACEFINDER_MAX_KEPT_PHOTOS = env.int("FACEFINDER_MAX_KEPT_PHOTOS", default=100)
+
+# --- Accounts (accounts/) ---
+# Who may create an account: "approval" (new accounts wait until a staff member approves them),
+# "open" (usable at once) or "closed". FACEFINDER_ALLOW_SIGNUP=false closes it whatever this says.
+FACEFINDER_SIGNUP = env.str("FACEFINDER_SIGNUP", default="approval")
+if FACEFINDER_SIGNUP not in ("approval", "open", "closed"):
+    raise environ.ImproperlyConfigured("FACEFINDER_SIGNUP must be 'approval', 'open' or 'closed'.")
+FACEFINDER_ALLOW_SIGNUP = env.bool("FACEFINDER_ALLOW_SIGNUP", default=True)
+# Per client address and hour: sign-ups, and password-reset requests (also per e-mail address).
+FACEFINDER_SIGNUPS_PER_HOUR = env.int("FACEFINDER_SIGNUPS_PER_HOUR", default=10)
+FACEFINDER_PASSWORD_RESETS_PER_HOUR = env.int("FACEFINDER_PASSWORD_RESETS_PER_HOUR", default=5)
+# Proxies in front of the app that append to X-Forwarded-For (1 behind the README's nginx); 0
+# takes the client address from the connection.
+FACEFINDER_PROXY_COUNT = env.int("FACEFINDER_PROXY_COUNT", default=0)
+
+# Failed logins (django-axes, accounts/lockout.py): this many wrong passwords for one account
+# from one address lock that pair out for the cool-off; each attempt during it restarts it.
+AXES_HANDLER = "accounts.lockout.FailClosedCacheHandler"
+AXES_CACHE = "throttle"
+AXES_FAILURE_LIMIT = env.int("FACEFINDER_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("FACEFINDER_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "config.throttle.client_ip"
+# The cache handler keeps no rows: axes' admin pages would stay empty.
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
 
 # --- Search engine (search/services.py, search/backends/) ---
 # Two results closer than this Euclidean distance are near-duplicates (grouped on the results
@@ -215,6 +290,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # faiss announces at INFO which CPU build it loaded (and that the AVX2 one is absent).
-    "loggers": {"faiss.loader": {"level": "WARNING"}},
+    # faiss announces at INFO which CPU build it loaded (and that the AVX2 one is absent);
+    # django-axes every successful login (failed ones are WARNINGs).
+    "loggers": {"faiss.loader": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

@@ -11,3 +11,26 @@ SECRET_KEY = "facefinder-test-suite-only"  # noqa: S105 (signs nothing outside t
 # Tests create users by the hundred; Django's default hasher spends a million PBKDF2 rounds on
 # each password.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# The test client and the live server speak plain HTTP.
+HTTPS = False
+SECURE_PROXY_SSL_HEADER = None
+SECURE_SSL_REDIRECT = SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
+SECURE_HSTS_SECONDS = 0
+# Static files come from the apps' folders, as in development: no `collectstatic`, no
+# STATIC_ROOT for WhiteNoise to look at, no manifest of hashed names.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Counters in this process, emptied before every test (tests/conftest.py); tests of the Redis
+# cache itself point it at a Redis database of their own.
+CACHES = {
+    **CACHES,  # noqa: F405
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "throttle",
+    },
+}

@@ -28,7 +28,7 @@ from faces.detection import (
 from faces.embedders import get_embedder
 from movies.timing import NullTimer, StageTimer
 
-__all__ = ["DetectedFace", "analyse_images"]
+__all__ = ["DetectedFace", "analyse_images", "largest_faces"]
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -47,13 +47,15 @@ def analyse_images(
     min_face: float,
     min_probability: float | None = None,
     timer: StageTimer | None = None,
+    select: Callable[[list[Detection]], list[Detection]] | None = None,
 ) -> list[list[DetectedFace]]:
     """The faces of each image (one list per image, same order), embedded by ``embedder``.
 
     ``min_face`` is pixels (>= 1) or a fraction of each image's height (< 1). The embedder is
     loaded before any detection, so a missing model fails fast (UnknownEmbedder /
     EmbedderUnavailable) without wasted work. ``timer`` gets the wall time of the "detect"
-    and the "embed" stages (all images of a stage side by side).
+    and the "embed" stages (all images of a stage side by side). ``select``, when given, picks
+    which of an image's detections are embedded (``largest_faces`` of a crowded photo, say).
     """
     timer = timer or NullTimer()
     model = get_embedder(embedder)
@@ -71,6 +73,8 @@ def analyse_images(
 
     with timer.stage("detect"):
         detections = _map(detect, images_rgb, workers)
+    if select is not None:
+        detections = [select(faces) for faces in detections]
     with_faces = [
         (image, faces) for image, faces in zip(images_rgb, detections, strict=True) if faces
     ]
@@ -89,6 +93,17 @@ def analyse_images(
         )
         row += len(faces)
     return results
+
+
+def largest_faces(detections: list[Detection], limit: int) -> list[Detection]:
+    """The ``limit`` largest faces (by box area), in their original order."""
+    if len(detections) <= limit:
+        return detections
+    by_area = sorted(
+        range(len(detections)), key=lambda i: -detections[i].width * detections[i].height
+    )
+    keep = set(by_area[:limit])
+    return [face for i, face in enumerate(detections) if i in keep]
 
 
 def _map(function: Callable[[Item], Result], items: Sequence[Item], workers: int) -> list[Result]:

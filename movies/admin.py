@@ -26,6 +26,10 @@ from movies.models import Frame, Movie
 from movies.registration import add_movie, movie_with_checksum, update_movie
 
 MAX_POLLED = 200
+# The permission (Movie.Meta.permissions) that running ingests needs, and the form fields that
+# run one.
+INGEST_PERMISSION = "ingest_movie"
+RUN_INGEST_FIELDS = ("ingest_now", "from_scratch")
 
 
 def movie_progress(movie: Movie) -> dict[str, Any]:
@@ -109,10 +113,21 @@ class MovieAdmin(admin.ModelAdmin):
 
     def get_form(self, request: HttpRequest, obj: Movie | None = None, **kwargs: Any) -> Any:
         kwargs["form"] = MovieAddForm if obj is None else MovieChangeForm
-        return super().get_form(request, obj, **kwargs)
+        form = super().get_form(request, obj, **kwargs)
+        if not self.has_ingest_permission(request):
+            # modelform_factory made this class for this request: its base_fields are its own.
+            for name in RUN_INGEST_FIELDS:
+                form.base_fields.pop(name, None)
+        return form
 
     def get_fieldsets(self, request: HttpRequest, obj: Movie | None = None) -> Any:
-        return self.add_fieldsets if obj is None else self.fieldsets
+        fieldsets = self.add_fieldsets if obj is None else self.fieldsets
+        if self.has_ingest_permission(request):
+            return fieldsets
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f not in RUN_INGEST_FIELDS]})
+            for name, options in fieldsets
+        ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Movie | None = None) -> Any:
         return () if obj is None else self.readonly_fields
@@ -121,13 +136,16 @@ class MovieAdmin(admin.ModelAdmin):
         """Save through the services: a change under the settings rule, a new movie by
         registering its file (``obj`` stays unsaved when the file is already known)."""
         data = form.cleaned_data
+        # The ingest fields exist only in the forms of users who may run ingests.
+        may_ingest = self.has_ingest_permission(request)
+        from_scratch = may_ingest and bool(data.get("from_scratch"))
         if change:
-            update_movie(obj, form.changes(), from_scratch=data["from_scratch"])
-            if data["from_scratch"]:
+            update_movie(obj, form.changes(), from_scratch=from_scratch)
+            if from_scratch:
                 self._enqueue(request, [obj], from_scratch=True)
             return
         add_movie(obj, path=data["server_path"] or None, upload=data.get("upload") or None)
-        if obj.pk is not None and data.get("ingest_now"):
+        if obj.pk is not None and may_ingest and data.get("ingest_now"):
             self._enqueue(request, [obj], from_scratch=False)
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
@@ -162,15 +180,22 @@ class MovieAdmin(admin.ModelAdmin):
 
     # --- actions ---------------------------------------------------------------------------
 
-    @admin.action(description="Ingest selected movies (resume where they stopped)")
+    def has_ingest_permission(self, request: HttpRequest) -> bool:
+        """Whether the user may queue, re-run or cancel ingests (``movies.ingest_movie``):
+        the actions below, the add form's "ingest now" and the change form's "from scratch"."""
+        return request.user.has_perm(f"{self.opts.app_label}.{INGEST_PERMISSION}")
+
+    @admin.action(
+        permissions=["ingest"], description="Ingest selected movies (resume where they stopped)"
+    )
     def ingest(self, request: HttpRequest, queryset: QuerySet[Movie]) -> None:
         self._enqueue(request, list(queryset), from_scratch=False)
 
-    @admin.action(description="Re-ingest selected movies from scratch")
+    @admin.action(permissions=["ingest"], description="Re-ingest selected movies from scratch")
     def reingest_from_scratch(self, request: HttpRequest, queryset: QuerySet[Movie]) -> None:
         self._enqueue(request, list(queryset), from_scratch=True)
 
-    @admin.action(description="Cancel the ingest of selected movies")
+    @admin.action(permissions=["ingest"], description="Cancel the ingest of selected movies")
     def cancel(self, request: HttpRequest, queryset: QuerySet[Movie]) -> None:
         cancelled, idle = [], []
         for movie in queryset:
@@ -230,9 +255,10 @@ class MovieAdmin(admin.ModelAdmin):
         """``?ids=1,2,3`` → status and progress of those movies (staff with view permission)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        # [0-9] rather than isdigit(): that also accepts digits int() refuses ("²").
+        # [0-9] rather than isdigit(): that also accepts digits int() refuses ("²"); at most
+        # 18 of them, since a larger number is no movie's id and overflows the database's ints.
         parts = (part.strip() for part in request.GET.get("ids", "").split(","))
-        ids = [int(part) for part in parts if re.fullmatch(r"[0-9]+", part)]
+        ids = [int(part) for part in parts if re.fullmatch(r"[0-9]{1,18}", part)]
         rows = Movie.objects.filter(pk__in=ids[:MAX_POLLED]).only(
             "status", "progress", "frames_sampled", "faces_found", "last_error", "title"
         )

@@ -71,7 +71,11 @@ class MovieChangeForm(MovieSettingsForm):
 class MovieAddForm(MovieSettingsForm):
     """Exactly one of an upload or a server path."""
 
-    upload = forms.FileField(required=False, label="Upload a video")
+    upload = forms.FileField(
+        required=False,
+        label="Upload a video",
+        max_length=Movie._meta.get_field("file_name").max_length,
+    )
     server_path = forms.CharField(
         required=False,
         label="…or a file on the server",
@@ -89,7 +93,10 @@ class MovieAddForm(MovieSettingsForm):
         self.fields["sample_every"].initial = settings.FACEFINDER_SAMPLE_EVERY
         self.fields["min_face"].initial = settings.FACEFINDER_MIN_FACE
         limit = filesizeformat(settings.FACEFINDER_MAX_UPLOAD_BYTES)
-        self.fields["upload"].help_text = f"At most {limit}."
+        self.fields["upload"].help_text = (
+            f"At most {limit}. Large movies are better added by server path: the upload "
+            "streams through the web server and is copied once more into media storage."
+        )
         folders = ", ".join(str(folder) for folder in import_dirs())
         self.fields["server_path"].help_text = f"Only files below: {folders}."
 

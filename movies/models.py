@@ -162,6 +162,10 @@ class Movie(models.Model):
 
     class Meta:
         ordering = ["title", "id"]
+        # Queueing, re-running and cancelling ingests: re-ingesting from scratch deletes the
+        # movie's frames, faces and the saved searches on them, so viewing or editing a movie
+        # does not imply it.
+        permissions = [("ingest_movie", "Can run ingests")]
 
     def __str__(self) -> str:
         return self.title

@@ -111,6 +111,12 @@ class SaveSearchForm(_UniqueNameMixin, forms.Form):
 
     def clean(self):
         data = super().clean()
+        limit = settings.FACEFINDER_MAX_SAVED_SEARCHES
+        if SavedSearch.objects.filter(owner=self.owner).count() >= limit:
+            raise forms.ValidationError(
+                f"You have {limit} saved search{'es' if limit != 1 else ''}, the most one "
+                "account may keep; delete some you no longer need first."
+            )
         face_id, photo_id = data.get("face"), data.get("photo")
         if (face_id is None) == (photo_id is None):
             raise forms.ValidationError("A saved search needs either a face or a photo.")

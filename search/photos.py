@@ -1,17 +1,22 @@
 """Photos uploaded to search by: checked, analysed once with the ingest pipeline, kept briefly.
 
-A photo is read with Pillow (size, pixel count and integrity checked before it is decoded),
-turned upright by its EXIF orientation, scaled down to at most ``PHOTO_MAX_SIDE`` pixels and
-stored as a JPEG. Its faces are found and embedded by ``faces.pipeline.analyse_images`` — the
-same code path as ingest — and their boxes and vectors are stored with the photo, so showing the
-faces again or re-running a saved search never runs the networks again.
+A photo is read with Pillow, which may only try the accepted formats' plugins (a PostScript
+file named ``.jpg`` is refused before any decoder sees it); size, pixel count and integrity are
+checked before it is decoded, and any decoding error is a refusal with a reason. It is turned
+upright by its EXIF orientation, scaled down to at most ``PHOTO_MAX_SIDE`` pixels and stored as
+a JPEG. Its faces are found and embedded by ``faces.pipeline.analyse_images`` — the same code
+path as ingest — and their boxes and vectors are stored with the photo, so showing the faces
+again or re-running a saved search never runs the networks again. A crowded photo has only its
+``FACEFINDER_MAX_PHOTO_FACES`` largest faces embedded.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import struct
 from datetime import timedelta
+from typing import NamedTuple
 
 import numpy as np
 from django.conf import settings
@@ -28,11 +33,26 @@ logger = logging.getLogger(__name__)
 
 # Faces in a photo are large; detection on a longer side than this only costs time.
 PHOTO_MAX_SIDE = 1600
-ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO"}
+# The only Pillow plugins a photo is opened with (the JPEG one also reads MPO, the JPEG with
+# extra pictures that some cameras write).
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
+# What Pillow raises on a file that is not what it claims, truncated or corrupt.
+UNREADABLE = (OSError, SyntaxError, ValueError, TypeError, EOFError, IndexError, struct.error)
+UNREADABLE_MESSAGE = (
+    "This file is not an image we can read; please upload a JPEG, PNG or WebP photo."
+)
 
 
 class PhotoRejected(Exception):
-    """The photo cannot be searched with; the message says why, in words for the uploader."""
+    """The photo cannot be searched with; the message says why, in words for the uploader.
+
+    ``reason`` is the full story for the server's operator (it may name server files): the
+    log has it, and ``manage.py search_faces`` prints it; pages show only the message.
+    """
+
+    def __init__(self, message: str, *, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 def _megabytes(size: int) -> str:
@@ -51,12 +71,11 @@ def read_photo(upload: UploadedFile) -> np.ndarray:
         raise PhotoRejected(f"This file is larger than {_megabytes(limit)}, the limit for photos.")
     try:
         # Opening reads only the header: the pixel count is checked before anything is decoded.
-        with Image.open(io.BytesIO(data)) as probe:
-            image_format = probe.format
+        with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as probe:
             width, height = probe.size
             _check_pixels(width, height)
             probe.verify()
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as image:
             image = ImageOps.exif_transpose(image)
             image = image.convert("RGB")
     except PhotoRejected:
@@ -65,14 +84,11 @@ def read_photo(upload: UploadedFile) -> np.ndarray:
         raise PhotoRejected(
             "This image has far too many pixels to process; please upload a smaller one."
         ) from error
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise PhotoRejected(
-            "This file is not an image we can read; please upload a JPEG, PNG or WebP photo."
-        ) from error
-    if image_format not in ACCEPTED_FORMATS:
-        raise PhotoRejected(
-            f"{image_format} images are not accepted; please upload a JPEG, PNG or WebP photo."
-        )
+    except UnidentifiedImageError as error:
+        raise PhotoRejected(UNREADABLE_MESSAGE) from error
+    except UNREADABLE as error:
+        logger.info("unreadable photo upload: %s: %s", type(error).__name__, error)
+        raise PhotoRejected(UNREADABLE_MESSAGE) from error
     image.thumbnail((PHOTO_MAX_SIDE, PHOTO_MAX_SIDE), Image.Resampling.LANCZOS)
     return np.asarray(image)
 
@@ -86,21 +102,47 @@ def _check_pixels(width: int, height: int) -> None:
         )
 
 
-def analyse_photo(image_rgb: np.ndarray, embedder: str) -> tuple[list[dict], bytes]:
-    """Faces of the photo (numbered left to right) and their vectors, packed row after row.
+class PhotoFaces(NamedTuple):
+    faces: list[dict]  # {"box", "probability"} of each embedded face, left to right
+    embeddings: bytes  # their vectors, packed row after row
+    detected: int  # faces found; more than len(faces) when only the largest were embedded
 
-    Raises ``PhotoRejected`` when no face is found or the embedder cannot run here.
+
+class StoredPhoto(NamedTuple):
+    photo: QueryPhoto
+    faces_detected: int
+
+
+def analyse_photo(image_rgb: np.ndarray, embedder: str) -> PhotoFaces:
+    """Faces of the photo (numbered left to right, the ``FACEFINDER_MAX_PHOTO_FACES`` largest)
+    and their vectors.
+
+    Raises ``PhotoRejected`` when no face is found or the embedder cannot run here (the reason,
+    which may name files on the server, goes to the log only).
     """
     from faces.embedders import EmbedderError
-    from faces.pipeline import analyse_images
+    from faces.pipeline import analyse_images, largest_faces
+
+    found: list[int] = []
+
+    def keep_largest(detections: list) -> list:
+        found.append(len(detections))
+        return largest_faces(detections, settings.FACEFINDER_MAX_PHOTO_FACES)
 
     try:
         (detected,) = analyse_images(
-            [image_rgb], embedder=embedder, min_face=settings.FACEFINDER_MIN_FACE
+            [image_rgb],
+            embedder=embedder,
+            min_face=settings.FACEFINDER_MIN_FACE,
+            select=keep_largest,
         )
     except EmbedderError as error:
-        logger.warning("photo search unavailable: %s", error)
-        raise PhotoRejected(f"Photo search is not available right now: {error}") from error
+        logger.error("photo search unavailable: %s", error)
+        raise PhotoRejected(
+            "Photo search is not available right now; please try again later or tell the "
+            "site's staff.",
+            reason=f"photo search unavailable: {error}",
+        ) from error
     if not detected:
         raise PhotoRejected(
             "No face was found in this photo. Try a photo where the face is larger, "
@@ -115,15 +157,28 @@ def analyse_photo(image_rgb: np.ndarray, embedder: str) -> tuple[list[dict], byt
         for face in detected
     ]
     vectors = np.stack([np.asarray(face.vector, dtype=np.float32) for face in detected])
-    return faces, pack_vector(vectors)
+    return PhotoFaces(faces, pack_vector(vectors), found[0] if found else len(faces))
 
 
-def store_query_photo(owner, upload: UploadedFile) -> QueryPhoto:
+def check_kept_photos(owner) -> None:
+    """``PhotoRejected`` when the owner keeps as many photos as one account may."""
+    limit = settings.FACEFINDER_MAX_KEPT_PHOTOS
+    kept = QueryPhoto.objects.filter(owner=owner).count()
+    if kept >= limit:
+        raise PhotoRejected(
+            f"You keep {kept} photos, the most one account may: those of your saved searches "
+            "and your recent uploads. Delete saved photo searches you no longer need, or try "
+            "again once your recent uploads have expired."
+        )
+
+
+def store_query_photo(owner, upload: UploadedFile) -> StoredPhoto:
     """Check, analyse and keep an uploaded photo; deletes expired unsaved photos first."""
     delete_expired_photos()
+    check_kept_photos(owner)
     image_rgb = read_photo(upload)
     embedder = settings.FACEFINDER_EMBEDDER
-    faces, embeddings = analyse_photo(image_rgb, embedder)
+    faces, embeddings, detected = analyse_photo(image_rgb, embedder)
     buffer = io.BytesIO()
     Image.fromarray(image_rgb).save(buffer, format="JPEG", quality=90)
     photo = QueryPhoto(
@@ -138,7 +193,7 @@ def store_query_photo(owner, upload: UploadedFile) -> QueryPhoto:
     with transaction.atomic():
         photo.image.save("photo.jpg", ContentFile(buffer.getvalue()), save=False)
         photo.save()
-    return photo
+    return StoredPhoto(photo, detected)
 
 
 def delete_expired_photos(now=None) -> int:

@@ -25,6 +25,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import DeleteView, FormView, ListView, TemplateView, UpdateView
 
+from config.throttle import PHOTO_SEARCHES, check_limits
 from movies.display import box_style
 from movies.media import send_media_file
 from search import queries
@@ -148,14 +149,31 @@ class PhotoUploadView(LoginRequiredMixin, FormView):
         context = super().get_context_data(**kwargs)
         context["max_megabytes"] = settings.FACEFINDER_MAX_PHOTO_BYTES / 1024**2
         context["max_megapixels"] = settings.FACEFINDER_MAX_PHOTO_PIXELS / 1e6
+        context["max_faces"] = settings.FACEFINDER_MAX_PHOTO_FACES
         return context
+
+    def post(self, request, *args, **kwargs):
+        # Each photo search runs the face networks in this process: counted per user.
+        refused = check_limits(
+            request,
+            [(PHOTO_SEARCHES, request.user.pk)],
+            action="Searching by photo",
+            message="You have searched by photo as often as one account may in an hour.",
+        )
+        return refused or super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
         try:
-            photo = store_query_photo(self.request.user, form.cleaned_data["photo"])
+            photo, detected = store_query_photo(self.request.user, form.cleaned_data["photo"])
         except PhotoRejected as error:
             form.add_error("photo", str(error))
             return self.render_to_response(self.get_context_data(form=form), status=400)
+        if detected > photo.face_count:
+            messages.warning(
+                self.request,
+                f"This photo shows {detected} faces; the {photo.face_count} largest can be "
+                "searched.",
+            )
         if photo.face_count == 1:
             return HttpResponseRedirect(reverse("search:photo-results", args=[photo.pk, 0]))
         return HttpResponseRedirect(photo.get_absolute_url())

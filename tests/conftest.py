@@ -38,6 +38,16 @@ def _fresh_search_vectors():
     forget_cached_vectors()
 
 
+@pytest.fixture(autouse=True)
+def _empty_throttle_counters():
+    """Failed logins and rate-limited actions of one test never count against another."""
+    from django.core.cache import caches
+
+    caches["throttle"].clear()
+    yield
+    caches["throttle"].clear()
+
+
 @pytest.fixture
 def password() -> str:
     return "a-long-test-password-42"

@@ -210,15 +210,21 @@ def test_movie_without_faces_explains_why(user_client):
     assert "not been ingested yet" in user_client.get(queued.get_absolute_url()).content.decode()
 
 
-def test_failed_movie_shows_its_error(user_client):
+def test_a_failed_movie_shows_its_reason_to_staff_only(client, user, staff_user):
+    """The reason may name files on the server: users learn that it failed, staff why."""
     movie = Movie.objects.create(
-        title="Broken", status=Movie.Status.FAILED, last_error="no video stream in broken.mkv"
+        title="Broken",
+        status=Movie.Status.FAILED,
+        last_error="cannot read /srv/films/broken.mkv (Permission denied)",
     )
-    assert (
-        "no video stream in broken.mkv"
-        in user_client.get(movie.get_absolute_url()).content.decode()
-    )
-    assert "no video stream" in user_client.get("/").content.decode()
+    client.force_login(user)
+    for page in (movie.get_absolute_url(), "/"):
+        content = client.get(page).content.decode()
+        assert "staff can see why in the admin" in content
+        assert "/srv/films" not in content
+    client.force_login(staff_user)
+    for page in (movie.get_absolute_url(), "/"):
+        assert "cannot read /srv/films/broken.mkv" in client.get(page).content.decode()
 
 
 # --- frame page -------------------------------------------------------------------------

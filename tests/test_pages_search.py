@@ -319,17 +319,24 @@ def test_photo_without_a_face_is_refused(user_client, settings):
 
 
 @pytest.mark.django_db
-def test_unavailable_embedder_is_a_clear_message(user_client, settings, monkeypatch):
+def test_unavailable_embedder_is_a_clear_message_that_names_no_server_file(
+    user_client, monkeypatch, caplog
+):
     from faces.embedders import EmbedderUnavailable
 
     def unavailable(*args, **kwargs):
-        raise EmbedderUnavailable("facenet-vggface2 weights not found: set FACENET_WEIGHTS")
+        raise EmbedderUnavailable(
+            "facenet-vggface2 weights not found: FACENET_WEIGHTS=/srv/weights/vgg.pt is not a file"
+        )
 
     monkeypatch.setattr("faces.pipeline.analyse_images", unavailable)
     response = upload(user_client, "me.jpg", MIRANDA_PHOTO.read_bytes())
     assert response.status_code == 400
-    assert "Photo search is not available right now" in response.content.decode()
-    assert "FACENET_WEIGHTS" in response.content.decode()
+    content = response.content.decode()
+    assert "Photo search is not available right now" in content
+    assert "/srv/weights" not in content
+    # The full reason is in the log, for the operator.
+    assert "FACENET_WEIGHTS=/srv/weights/vgg.pt" in caplog.text
 
 
 # --- Photo uploads: the real pipeline ---------------------------------------------------------

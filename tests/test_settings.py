@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,92 @@ def test_the_project_settings_refuse_to_load_without_a_secret_key(key):
     run = run_python("import config.settings", **env)
     assert run.returncode == 1
     assert "ImproperlyConfigured: DJANGO_SECRET_KEY is not set" in run.stderr.splitlines()[-1]
+
+
+# --- Production defaults ----------------------------------------------------------------------
+
+PRODUCTION = {
+    "DJANGO_DEBUG": "false",
+    "DJANGO_SECRET_KEY": "production-key-" + "x7Qm2Lr9Tz4Wc8Vn1Pb6Hd3Ks5Jf0Yg-" * 2,
+    "DJANGO_ALLOWED_HOSTS": "facefinder.example.com",
+}
+
+
+def run_production(code: str, **extra: str) -> subprocess.CompletedProcess:
+    """``code`` under the project's settings with the production variables and nothing else
+    from this machine's environment (no .env either: the entry points read it, not Django)."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "DJANGO_SETTINGS_MODULE": PROJECT_SETTINGS,
+        **PRODUCTION,
+        **extra,
+    }
+    setup = "import django\ndjango.setup()\nfrom django.conf import settings\n"
+    return subprocess.run(
+        [sys.executable, "-c", setup + code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+DEPLOY_CHECK = (
+    "from django.core.management import call_command\n"
+    "call_command('check', deploy=True, fail_level='WARNING')\n"
+)
+
+
+def test_the_deploy_check_passes_on_the_three_production_variables_alone():
+    run = run_production(DEPLOY_CHECK)
+    assert run.returncode == 0, run.stderr
+    assert "System check identified no issues" in run.stdout
+
+
+def test_https_is_the_production_default_behind_a_tls_proxy():
+    run = run_production(
+        "print(settings.SECURE_SSL_REDIRECT, settings.SESSION_COOKIE_SECURE,"
+        " settings.CSRF_COOKIE_SECURE, settings.SECURE_HSTS_SECONDS,"
+        " settings.SECURE_PROXY_SSL_HEADER)"
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split(" ", 4) == [
+        "True",
+        "True",
+        "True",
+        "31536000",
+        "('HTTP_X_FORWARDED_PROTO', 'https')\n",
+    ]
+
+
+def test_a_plain_http_test_host_turns_the_https_settings_off_and_the_check_says_so():
+    run = run_production(DEPLOY_CHECK, DJANGO_HTTPS="false")
+    assert run.returncode != 0
+    for check in ("security.W004", "security.W008", "security.W012", "security.W016"):
+        assert check in run.stderr
+
+
+def test_collected_static_files_are_served_by_the_app_in_production(tmp_path):
+    code = (
+        "from django.core.management import call_command\n"
+        "from django.templatetags.static import static\n"
+        "from django.test import Client\n"
+        "call_command('collectstatic', interactive=False, verbosity=0)\n"
+        "url = static('css/site.css')\n"
+        "response = Client().get(url, secure=True, HTTP_HOST='facefinder.example.com')\n"
+        "print(url, response.status_code, response['Cache-Control'])\n"
+    )
+    run = run_production(code, STATIC_ROOT=str(tmp_path / "static"))
+    assert run.returncode == 0, run.stderr
+    url, status, cache_control = run.stdout.split(" ", 2)
+    assert re.fullmatch(r"/static/css/site\.[0-9a-f]{12}\.css", url)  # a hashed name
+    assert status == "200"
+    assert "immutable" in cache_control
+
+
+def test_an_unknown_sign_up_mode_is_refused_at_start():
+    run = run_python("import config.settings_test", FACEFINDER_SIGNUP="maybe")
+    assert run.returncode == 1
+    assert "FACEFINDER_SIGNUP must be 'approval', 'open' or 'closed'" in run.stderr

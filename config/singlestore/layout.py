@@ -33,9 +33,10 @@ TABLE_VECTOR_EMBEDDERS: tuple[str, ...] = ("facenet-vggface2", "dlib-resnet")
 # Django's own apps and the small per-user search tables have unique keys that do not contain
 # their primary key (auth_user.username, the content-type pair, m2m pairs), which a distributed
 # table cannot enforce; as reference tables (copied to every leaf) they can, and joins to them
-# stay local. Movies, frames and faces stay distributed. The schema editor applies this default;
-# DJANGO_SINGLESTORE_TABLE_STORAGE_TYPE_<APP> in the environment overrides it for one app.
-REFERENCE_APPS = ("admin", "auth", "contenttypes", "search")
+# stay local. django-axes' tables are small too (and stay empty: failed logins are counted in
+# the throttle cache). Movies, frames and faces stay distributed. The schema editor applies this
+# default; DJANGO_SINGLESTORE_TABLE_STORAGE_TYPE_<APP> in the environment overrides it for one app.
+REFERENCE_APPS = ("admin", "auth", "axes", "contenttypes", "search")
 REFERENCE_STORAGE_TYPE = "ROWSTORE REFERENCE"
 
 

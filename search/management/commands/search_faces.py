@@ -92,9 +92,9 @@ class Command(BaseCommand):
         try:
             with path.open("rb") as handle:
                 image_rgb = read_photo(File(handle, name=path.name))
-            faces, packed = analyse_photo(image_rgb, embedder)
+            faces, packed, _detected = analyse_photo(image_rgb, embedder)
         except PhotoRejected as error:
-            raise CommandError(f"{path}: {error}") from error
+            raise CommandError(f"{path}: {error.reason}") from error
         vectors = unpack_vector(packed).reshape(len(faces), -1)
         if face_number is None:
             areas = [(f["box"][2] - f["box"][0]) * (f["box"][3] - f["box"][1]) for f in faces]
