@@ -125,8 +125,9 @@ class MovieAdmin(admin.ModelAdmin):
         if self.has_ingest_permission(request):
             return fieldsets
         return [
-            (name, {**options, "fields": [f for f in options["fields"] if f not in RUN_INGEST_FIELDS]})
+            (name, {**options, "fields": [f for f in fields if f not in RUN_INGEST_FIELDS]})
             for name, options in fieldsets
+            for fields in [options["fields"]]
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Movie | None = None) -> Any:
