@@ -124,11 +124,11 @@ class MovieAdmin(admin.ModelAdmin):
         fieldsets = self.add_fieldsets if obj is None else self.fieldsets
         if self.has_ingest_permission(request):
             return fieldsets
-        return [
-            (name, {**options, "fields": [f for f in fields if f not in RUN_INGEST_FIELDS]})
+        kept = [
+            (name, [field for field in options["fields"] if field not in RUN_INGEST_FIELDS])
             for name, options in fieldsets
-            for fields in [options["fields"]]
         ]
+        return [(name, {"fields": fields}) for name, fields in kept]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Movie | None = None) -> Any:
         return () if obj is None else self.readonly_fields
