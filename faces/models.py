@@ -34,6 +34,9 @@ class Face(models.Model):
     # Little-endian float32, L2-normalised; length = 4 * the embedder's dimension.
     embedding = models.BinaryField()
     thumbnail = models.ImageField(max_length=255, blank=True)
+    # Variance of the Laplacian of the face's grey crop at 64 x 64 (faces.quality), from the
+    # decoded frame at ingest; null for faces stored before it was recorded.
+    sharpness = models.FloatField(null=True, blank=True)
     # The appearance this face belongs to; null until its shot has ended (appearances are
     # written shot by shot) or for movies ingested before appearances existed.
     appearance = models.ForeignKey(

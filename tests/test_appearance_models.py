@@ -25,7 +25,7 @@ def two_faces():
 
 
 def test_an_appearance_spans_its_faces_and_holds_their_unit_mean(two_faces):
-    movie, shot, faces = two_faces
+    _movie, shot, faces = two_faces
     appearance = make_appearance(shot, faces)
     assert (appearance.first_frame_index, appearance.last_frame_index) == (0, 5)
     assert appearance.start_seconds == 0.0
@@ -40,7 +40,7 @@ def test_an_appearance_spans_its_faces_and_holds_their_unit_mean(two_faces):
 
 
 def test_deleting_a_face_leaves_its_appearance_without_a_representative(two_faces):
-    movie, shot, faces = two_faces
+    _movie, shot, faces = two_faces
     appearance = make_appearance(shot, faces, representative=faces[1])
     faces[1].delete()
     appearance.refresh_from_db()
