@@ -42,6 +42,20 @@ def movie_progress(movie: Movie) -> dict[str, Any]:
     }
 
 
+# What the change page shows of the ingest itself, read-only.
+INGEST_FIELDS = (
+    "frames_sampled",
+    "faces_found",
+    "next_frame_index",
+    "ingest_settings",
+    "job_id",
+    "ingest_started_at",
+    "ingest_finished_at",
+    "created_at",
+    "updated_at",
+)
+
+
 @admin.register(Movie)
 class MovieAdmin(admin.ModelAdmin):
     list_display = (
@@ -70,15 +84,7 @@ class MovieAdmin(admin.ModelAdmin):
         "frame_count",
         "duration_display",
         "resolution",
-        "frames_sampled",
-        "faces_found",
-        "next_frame_index",
-        "ingest_settings",
-        "job_id",
-        "ingest_started_at",
-        "ingest_finished_at",
-        "created_at",
-        "updated_at",
+        *INGEST_FIELDS,
     )
     fieldsets = (
         (None, {"fields": ("title", "status_display", "progress_display", "last_error")}),
@@ -88,22 +94,7 @@ class MovieAdmin(admin.ModelAdmin):
             {"fields": ("source_display", "size_bytes", "checksum", "fps", "frame_count")},
         ),
         ("Video", {"fields": ("duration_display", "resolution")}),
-        (
-            "Ingest",
-            {
-                "fields": (
-                    "frames_sampled",
-                    "faces_found",
-                    "next_frame_index",
-                    "ingest_settings",
-                    "job_id",
-                    "ingest_started_at",
-                    "ingest_finished_at",
-                    "created_at",
-                    "updated_at",
-                )
-            },
-        ),
+        ("Ingest", {"fields": INGEST_FIELDS}),
     )
     add_fieldsets = (
         (None, {"fields": ("upload", "server_path", "title")}),
