@@ -11,4 +11,6 @@ from django.urls import include, path
 app_name = "api"
 urlpatterns = [
     path("search/", include("search.api_urls")),
+    # movies/<id>/appearances/ and appearances/<id>/
+    path("", include("faces.api_urls")),
 ]

@@ -170,22 +170,14 @@ class FrameSampler:
         self.trailing_cuts: list[int] = []
 
     def __iter__(self) -> Iterator[SampledFrame]:
-        detector = CutDetector(self.info.fps) if self.detect_cuts else None
-        small_size = detector_size(self.info.width, self.info.height)
-        small, full = VideoReformatter(), VideoReformatter()
+        detect = _cut_finder(self.info) if self.detect_cuts else None
+        full = VideoReformatter()
         pending: list[int] = []
         last = -1
         for index, frame in _decoded_frames(self.path, self.first_decoded):
             last = index
-            if detector is not None:
-                copy = small.reformat(
-                    frame,
-                    width=small_size[0],
-                    height=small_size[1],
-                    format="bgr24",
-                    interpolation="FAST_BILINEAR",
-                ).to_ndarray()
-                cut = detector.process(index, copy)
+            if detect is not None:
+                cut = detect(index, frame)
                 if cut is not None and cut >= self.start:
                     pending.append(cut)
             if index >= self.start and index % self.every == 0:
@@ -200,6 +192,37 @@ class FrameSampler:
         self.trailing_cuts = pending
         self.frames_read = max(last + 1, self.first_decoded)
         _check_complete(self.info, self.frames_read)
+
+
+def find_cuts(path: Path, info: VideoInfo) -> tuple[list[int], int]:
+    """Every cut of the video (frames where a shot starts) and its number of frames, from one
+    decode pass that converts nothing at full size (for movies whose frames are stored)."""
+    detect = _cut_finder(info)
+    cuts: list[int] = []
+    last = -1
+    for index, frame in _decoded_frames(Path(path), 0):
+        last = index
+        cut = detect(index, frame)
+        if cut is not None:
+            cuts.append(cut)
+    _check_complete(info, last + 1)
+    return cuts, last + 1
+
+
+def _cut_finder(info: VideoInfo):
+    """A function of (index, decoded frame) that feeds a new cut detector with a small copy of
+    each frame, made in one scaling step, and returns the cut found there or None."""
+    detector = CutDetector(info.fps)
+    width, height = detector_size(info.width, info.height)
+    scaler = VideoReformatter()
+
+    def detect(index: int, frame: av.VideoFrame) -> int | None:
+        copy = scaler.reformat(
+            frame, width=width, height=height, format="bgr24", interpolation="FAST_BILINEAR"
+        ).to_ndarray()
+        return detector.process(index, copy)
+
+    return detect
 
 
 def _decoded_frames(path: Path, first: int) -> Iterator[tuple[int, av.VideoFrame]]:
