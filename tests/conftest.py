@@ -181,3 +181,10 @@ def hamilton_movie(db, settings, hamilton_ingest):
         ]
         Face.objects.filter(pk__in=linked).update(appearance=appearance)
     return movie
+
+
+@pytest.fixture
+def duplicate_grouping(monkeypatch):
+    """Searches group near-duplicates unless told otherwise: for the tests of that grouping
+    (``group=duplicate``), written before results came by appearance."""
+    monkeypatch.setattr("search.services.DEFAULT_GROUP", "duplicate")
