@@ -50,6 +50,10 @@ class SearchFiltersForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         _limit_k(self.fields["k"])
+        if self.is_bound and not self.data.get("group"):
+            # The select shows (and a resubmitted form keeps) the grouping actually used.
+            self.data = self.data.copy()
+            self.data["group"] = services.DEFAULT_GROUP
 
     def filters(self) -> dict:
         """Keyword arguments for the search service (call after ``is_valid()``)."""
