@@ -1,11 +1,12 @@
-"""Faces found in frames, each with the embedding of one named embedder."""
+"""Faces found in frames, each with the embedding of one named embedder, and appearances: one
+face followed across the sampled frames of one shot."""
 
 from __future__ import annotations
 
 import numpy as np
 from django.db import models
 
-from movies.models import Frame, Movie
+from movies.models import Frame, Movie, Shot
 
 
 class FaceQuerySet(models.QuerySet):
@@ -33,6 +34,14 @@ class Face(models.Model):
     # Little-endian float32, L2-normalised; length = 4 * the embedder's dimension.
     embedding = models.BinaryField()
     thumbnail = models.ImageField(max_length=255, blank=True)
+    # Variance of the Laplacian of the face's grey crop at 64 x 64 (faces.quality), from the
+    # decoded frame at ingest; null for faces stored before it was recorded.
+    sharpness = models.FloatField(null=True, blank=True)
+    # The appearance this face belongs to; null until its shot has ended (appearances are
+    # written shot by shot) or for movies ingested before appearances existed.
+    appearance = models.ForeignKey(
+        "Appearance", on_delete=models.SET_NULL, null=True, blank=True, related_name="faces"
+    )
 
     objects = FaceQuerySet.as_manager()
 
@@ -51,6 +60,59 @@ class Face(models.Model):
     @property
     def box(self) -> tuple[float, float, float, float]:
         return (self.x1, self.y1, self.x2, self.y2)
+
+
+class AppearanceQuerySet(models.QuerySet):
+    def without_embeddings(self) -> AppearanceQuerySet:
+        return self.defer("embedding")
+
+
+class Appearance(models.Model):
+    """One face followed across consecutive sampled frames of one shot.
+
+    ``start_seconds`` is the time of its first sampled frame; ``end_seconds`` that of its last
+    sampled frame plus the sampling interval, clipped to the end of its shot, so that an
+    appearance of a single sampled frame still has a length. ``embedding`` is the unit mean of
+    its faces' unit vectors, packed like ``Face.embedding``.
+    """
+
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="appearances")
+    embedder = models.CharField(max_length=64)
+    shot = models.ForeignKey(Shot, on_delete=models.CASCADE, related_name="appearances")
+    # Natural key (movie, first_frame_index, first_face_index): the appearance's first face,
+    # which belongs to no other appearance.
+    first_frame_index = models.IntegerField()
+    first_face_index = models.IntegerField()
+    last_frame_index = models.IntegerField()
+    start_seconds = models.FloatField()
+    end_seconds = models.FloatField()
+    face_count = models.IntegerField()
+    representative_face = models.ForeignKey(
+        Face, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Little-endian float32, L2-normalised mean of the faces' vectors.
+    embedding = models.BinaryField()
+
+    objects = AppearanceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["movie", "first_frame_index", "first_face_index"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["movie", "first_frame_index", "first_face_index"],
+                name="appearance_unique_natural_key",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["embedder", "movie"], name="appearance_embedder_movie"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Appearance {self.pk}"
+
+    @property
+    def duration_seconds(self) -> float:
+        return self.end_seconds - self.start_seconds
 
 
 def pack_vector(vector: np.ndarray) -> bytes:

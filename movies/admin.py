@@ -18,10 +18,11 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from faces.models import Face
+from faces.rebuild import RebuildError
 from movies.display import hms
 from movies.errors import AlreadyQueued, QueueUnavailable
 from movies.forms import MovieAddForm, MovieChangeForm
-from movies.jobs import cancel_ingest, enqueue_ingest
+from movies.jobs import cancel_ingest, enqueue_ingest, enqueue_rebuild
 from movies.models import Frame, Movie
 from movies.registration import add_movie, movie_with_checksum, update_movie
 
@@ -76,7 +77,7 @@ class MovieAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "embedder")
     search_fields = ("title", "file_name", "checksum")
-    actions = ("ingest", "reingest_from_scratch", "cancel")
+    actions = ("ingest", "reingest_from_scratch", "cancel", "rebuild_appearances")
     readonly_fields = (
         "status_display",
         "progress_display",
@@ -213,6 +214,27 @@ class MovieAdmin(admin.ModelAdmin):
                 request,
                 f"Not queued or running, nothing to cancel: {', '.join(idle)}.",
                 messages.INFO,
+            )
+
+    @admin.action(description="Rebuild shots and appearances of selected movies")
+    def rebuild_appearances(self, request: HttpRequest, queryset: QuerySet[Movie]) -> None:
+        queued = []
+        for movie in queryset:
+            try:
+                enqueue_rebuild(movie)
+            except QueueUnavailable as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return
+            except RebuildError as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+                continue
+            queued.append(str(movie))
+        if queued:
+            self.message_user(
+                request,
+                f"Queued a rebuild of the shots and appearances of: {', '.join(queued)}. It "
+                "needs the video files (shots are found in the video) and reuses the faces.",
+                messages.SUCCESS,
             )
 
     def _enqueue(self, request: HttpRequest, movies: list[Movie], *, from_scratch: bool) -> None:

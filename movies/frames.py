@@ -1,11 +1,12 @@
 """A movie's stored frames and faces: one batch written (images, then rows), and deleted again,
-past the checkpoint or all of them."""
+past the checkpoint or all of them (with the movie's shots and appearances)."""
 
 from __future__ import annotations
 
-from faces.models import Face, pack_vector
+from faces.models import Appearance, Face, pack_vector
 from faces.pipeline import DetectedFace
-from movies.models import Frame, Movie
+from faces.quality import sharpness
+from movies.models import Frame, Movie, Shot
 from movies.storage import (
     delete_frame_images,
     face_thumbnail_path,
@@ -29,7 +30,7 @@ def store_batch(
         )
     )
     rows = [
-        _face_row(movie, frame_ids[sampled.index], sampled.index, face_index, face, embedder)
+        _face_row(movie, frame_ids[sampled.index], sampled, face_index, face, embedder)
         for sampled, faces in zip(batch, results, strict=True)
         for face_index, face in enumerate(faces)
     ]
@@ -57,12 +58,13 @@ def _frame_row(movie_id: int, sampled: SampledFrame, faces: list[DetectedFace]) 
 def _face_row(
     movie: Movie,
     frame_id: int,
-    frame_index: int,
+    sampled: SampledFrame,
     face_index: int,
     face: DetectedFace,
     embedder: str,
 ) -> Face:
     x1, y1, x2, y2 = (float(v) for v in face.detection.box)
+    frame_index = sampled.index
     return Face(
         movie=movie,
         frame_id=frame_id,
@@ -77,6 +79,7 @@ def _face_row(
         embedder=embedder,
         embedding=pack_vector(face.vector),
         thumbnail=face_thumbnail_path(movie.pk, frame_index, face_index),
+        sharpness=sharpness(sampled.image_bgr, (x1, y1, x2, y2)),
     )
 
 
@@ -87,12 +90,15 @@ def delete_past_checkpoint(movie: Movie) -> None:
 
 
 def delete_ingest_output(movie: Movie) -> None:
-    """Delete everything ingest stored for a movie: frame and face rows, images, and its
-    checkpoint, counters and recorded settings (the video itself stays).
+    """Delete everything ingest stored for a movie: shots, appearances, frame and face rows,
+    images, and its checkpoint, counters and recorded settings (the video itself stays).
 
     Also for a movie whose row was deleted under a running ingest: SingleStoreDB enforces no
     foreign keys, so its frames and faces would otherwise stay behind.
     """
+    Face.objects.filter(movie_id=movie.pk).update(appearance=None)
+    Appearance.objects.filter(movie_id=movie.pk).delete()
+    Shot.objects.filter(movie_id=movie.pk).delete()
     _delete_frames(movie.pk, from_index=0)
     Movie.objects.filter(pk=movie.pk).reset_ingest()
 

@@ -4,9 +4,12 @@ The one code path for the admin actions, the rq job and the ``ingest`` command.
 
 No transactions are assumed (SingleStoreDB has none), so correctness comes from keys and
 idempotent writes. Per batch of sampled frames the order is: image files (deterministic
-names, overwritten) → Frame rows → Face rows → the movie's checkpoint ``next_frame_index``.
-Everything below the checkpoint is complete; on every (re)start whatever lies at or past it
-(a batch cut short by a kill) is removed first, rows and files, and the work goes on from there.
+names, overwritten) → Frame rows → Face rows → the shots that ended in the batch, with their
+appearances (``faces.appearances``) → the movie's checkpoint ``next_frame_index``. Everything
+below the checkpoint is complete; on every (re)start whatever lies at or past it (a batch cut
+short by a kill) is removed first, rows and files, the open shot's tracks are re-derived from
+the stored faces, and the work goes on from there. The decode pass that samples frames also
+finds the cuts (``movies.shots``), so nothing is decoded twice.
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from faces.appearances import AppearanceBuilder, feed
 from faces.embedders import EmbedderError, get_embedder
 from faces.models import Face
 from faces.pipeline import analyse_images
@@ -29,6 +33,8 @@ from movies.errors import IngestError
 from movies.frames import delete_ingest_output, delete_past_checkpoint, store_batch
 from movies.models import Frame, Movie, validate_min_face, validate_sample_every
 from movies.registration import check_settings_change
+from movies.reports import IngestProgress, IngestReport
+from movies.shots import warmup_start
 from movies.timing import NullTimer, StageTimer
 from movies.video import (
     FrameSampler,
@@ -40,60 +46,6 @@ from movies.video import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class IngestProgress:
-    """What a progress callback gets before the first batch and after each one."""
-
-    movie_id: int
-    title: str
-    next_frame_index: int
-    total_frames: int | None
-    frames_sampled: int
-    faces_found: int
-
-
-@dataclass
-class IngestReport:
-    """What one ingest run did: the command prints ``message``, the rq job returns
-    ``as_dict()``. The ``_added`` counts are this run's, the others the movie's."""
-
-    movie_id: int
-    title: str
-    status: str
-    frames_sampled: int = 0
-    faces_found: int = 0
-    frames_added: int = 0
-    faces_added: int = 0
-    resumed_from: int = 0
-    seconds: float = 0.0
-    error: str = ""
-    already_done: bool = False
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.status in (Movie.Status.DONE, Movie.Status.CANCELLED)
-
-    @property
-    def message(self) -> str:
-        if self.status == Movie.Status.FAILED:
-            return f"failed: {self.error}"
-        if self.status == Movie.Status.CANCELLED:
-            return f"cancelled after {self.frames_sampled} sampled frames (resumable)"
-        if self.already_done:
-            return (
-                f"already ingested ({self.frames_sampled} frames, {self.faces_found} faces); "
-                "re-ingest from scratch to redo it"
-            )
-        resumed = f" (resumed at frame {self.resumed_from})" if self.resumed_from else ""
-        if self.faces_found == 0:
-            return f"done: {self.frames_sampled} frames sampled, no faces found{resumed}"
-        return f"done: {self.frames_sampled} frames sampled, {self.faces_found} faces{resumed}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 ProgressCallback = Callable[[IngestProgress], None]
@@ -109,6 +61,9 @@ class _Plan:
     sample_every: int
     batch_size: int
     info: VideoInfo
+    # Shots and appearances are built as the frames are stored (False: bench_ingest's
+    # comparison, and runs resuming frames stored before appearances existed).
+    appearances: bool = True
 
     def recorded_settings(self) -> dict[str, Any]:
         return {
@@ -116,6 +71,7 @@ class _Plan:
             "embedder": self.embedder,
             "min_face": self.min_face,
             "min_probability": self.min_probability,
+            "appearances": self.appearances,
         }
 
 
@@ -126,14 +82,17 @@ def ingest_movie(
     progress: ProgressCallback | None = None,
     timer: StageTimer | None = None,
     expect_status: str | None = None,
+    appearances: bool = True,
 ) -> IngestReport:
-    """Sample, detect, embed and store a movie; resumes from its checkpoint.
+    """Sample, detect, embed and store a movie, with its shots and appearances; resumes from
+    its checkpoint.
 
     Returns a report; a bad file, an unknown embedder or missing weights give a ``failed``
     report (the movie is marked failed with the reason) rather than an exception. Unexpected
     errors mark the movie failed too and are re-raised; the checkpoint stays, so the next run
     resumes. ``expect_status`` (used by the rq job) starts only if the movie is still in that
-    status, so a job cancelled while it waited does nothing.
+    status, so a job cancelled while it waited does nothing. ``appearances=False`` stores
+    frames and faces only (``bench_ingest`` measures what the shots and appearances cost).
     """
     timer = timer or NullTimer()
     started = time.monotonic()
@@ -155,7 +114,7 @@ def ingest_movie(
         _reload(movie)
     resumed_from = movie.next_frame_index
     try:
-        plan = _plan(movie, timer)
+        plan = _plan(movie, timer, appearances=appearances)
         if not from_scratch:  # from scratch, delete_ingest_output left nothing to delete
             delete_past_checkpoint(movie)
         _start(movie, plan)
@@ -185,8 +144,13 @@ def _reload(movie: Movie) -> bool:
     return True
 
 
-def _plan(movie: Movie, timer: StageTimer) -> _Plan:
-    """Probe the video, check the settings and load the models; writes nothing."""
+def _plan(movie: Movie, timer: StageTimer, *, appearances: bool = True) -> _Plan:
+    """Probe the video, check the settings and load the models; writes nothing.
+
+    A run resuming frames stored without shots and appearances carries on without them too
+    (``manage.py appearances rebuild`` makes them once it is done): shots cannot be found for
+    the frames it would not decode again.
+    """
     embedder = movie.embedder or settings.FACEFINDER_EMBEDDER
     min_face = movie.min_face if movie.min_face is not None else settings.FACEFINDER_MIN_FACE
     try:
@@ -210,11 +174,19 @@ def _plan(movie: Movie, timer: StageTimer) -> _Plan:
         sample_every=int(movie.sample_every),
         batch_size=max(1, int(settings.FACEFINDER_FRAME_BATCH)),
         info=info,
+        appearances=appearances and _appearances_so_far(movie),
     )
     check_settings_change(movie, plan.recorded_settings())
     with timer.stage("load models"):
         get_embedder(embedder)  # unknown name or missing weights fail here, before any work
     return plan
+
+
+def _appearances_so_far(movie: Movie) -> bool:
+    """Whether the frames stored so far (if any) had their shots and appearances built."""
+    if movie.next_frame_index == 0:
+        return True
+    return bool((movie.ingest_settings or {}).get("appearances", False))
 
 
 def _start(movie: Movie, plan: _Plan) -> None:
@@ -251,8 +223,21 @@ def _run_batches(
     timer: StageTimer,
     started: float,
 ) -> IngestReport:
+    start = movie.next_frame_index
+    builder = None
+    warmup = start
+    if plan.appearances:
+        builder = AppearanceBuilder.resume(
+            movie, embedder=plan.embedder, sample_every=plan.sample_every, checkpoint=start
+        )
+        warmup = warmup_start(start, builder.shot_start)
     sampler = FrameSampler(
-        movie.path, plan.info, every=plan.sample_every, start=movie.next_frame_index
+        movie.path,
+        plan.info,
+        every=plan.sample_every,
+        start=start,
+        cuts=plan.appearances,
+        warmup_from=warmup,
     )
     frames_added = faces_added = 0
     _notify(progress, movie, plan)
@@ -264,9 +249,14 @@ def _run_batches(
                 return _report(
                     movie, Movie.Status.CANCELLED, started, timer, frames_added, faces_added
                 )
-            faces_added += _ingest_batch(movie, plan, batch, timer)
+            faces_added += _ingest_batch(movie, plan, batch, timer, builder)
             frames_added += len(batch)
             _notify(progress, movie, plan)
+    if builder is not None:
+        with timer.stage("appearances"):
+            for cut in sampler.trailing_cuts:
+                builder.cut(cut)
+            builder.finish(sampler.frames_read)
     with timer.stage("store"):
         Movie.objects.filter(pk=movie.pk).finish(
             frame_count=sampler.frames_read, **_stored_counts(movie)
@@ -276,8 +266,15 @@ def _run_batches(
     return _report(movie, Movie.Status.DONE, started, timer, frames_added, faces_added)
 
 
-def _ingest_batch(movie: Movie, plan: _Plan, batch: list[SampledFrame], timer: StageTimer) -> int:
-    """Analyse and store one batch of sampled frames, then move the checkpoint past it."""
+def _ingest_batch(
+    movie: Movie,
+    plan: _Plan,
+    batch: list[SampledFrame],
+    timer: StageTimer,
+    builder: AppearanceBuilder | None,
+) -> int:
+    """Analyse and store one batch of sampled frames and the shots that ended in it, then move
+    the checkpoint past it."""
     with timer.stage("convert"):
         images_rgb = [cv2.cvtColor(f.image_bgr, cv2.COLOR_BGR2RGB) for f in batch]
     results = analyse_images(
@@ -289,6 +286,12 @@ def _ingest_batch(movie: Movie, plan: _Plan, batch: list[SampledFrame], timer: S
     )
     with timer.stage("store"):
         faces_in_batch = store_batch(movie, plan.embedder, batch, results)
+    if builder is not None:
+        with timer.stage("appearances"):
+            # Faces are read back from their rows, as a resumed run reads them: both link the
+            # same values.
+            feed(builder, [(sampled.index, sampled.cuts) for sampled in batch])
+    with timer.stage("store"):
         next_index = batch[-1].index + 1
         total = plan.info.estimated_frames
         Movie.objects.filter(pk=movie.pk).checkpoint(

@@ -1,4 +1,5 @@
-"""The ingest queue: enqueue and cancel ingest jobs, and the rq job they run.
+"""The ingest queue: enqueue and cancel ingest jobs, and the rq jobs they run (an ingest, or a
+rebuild of a stored movie's shots and appearances).
 
 The job takes a primary key, reloads the movie and calls ``movies.ingest.ingest_movie``; the
 movie's status says whether it should still run, so a job cancelled (or a movie deleted) while
@@ -16,6 +17,7 @@ from redis.exceptions import RedisError
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
+from faces.rebuild import check_rebuildable, rebuild_appearances
 from movies.errors import AlreadyQueued, IngestJobFailed, QueueUnavailable
 from movies.ingest import ingest_movie
 from movies.models import Movie
@@ -72,6 +74,35 @@ def enqueue_ingest(movie: Movie, *, from_scratch: bool = False) -> str:
             f"the job queue (Redis) is not reachable, nothing was queued: {exc}"
         ) from exc
     movie.refresh_from_db()
+    return job_id
+
+
+def run_rebuild_job(movie_id: int) -> dict[str, Any]:
+    """Rebuild one movie's shots and appearances on a worker (queue "ingest"); a RebuildError
+    (movie busy, not done, video gone) fails the job with its one-line reason."""
+    if not Movie.objects.filter(pk=movie_id).exists():
+        return {"movie_id": movie_id, "status": "deleted"}
+    report = rebuild_appearances(movie_id)
+    return {"movie_id": movie_id, "status": "done", "message": report.message}
+
+
+def enqueue_rebuild(movie: Movie) -> str:
+    """Queue a rebuild of the movie's shots and appearances; returns the job's id.
+
+    Refused at once (RebuildError) when the movie is not done or is being ingested, and
+    QueueUnavailable when Redis does not answer. The movie's status is left as it is.
+    """
+    movie.refresh_from_db()
+    check_rebuildable(movie)
+    job_id = f"appearances-{movie.pk}-{uuid.uuid4().hex[:12]}"
+    try:
+        django_rq.get_queue(INGEST_QUEUE).enqueue(
+            run_rebuild_job, movie.pk, job_id=job_id, description=f"Rebuild appearances: {movie}"
+        )
+    except RedisError as exc:
+        raise QueueUnavailable(
+            f"the job queue (Redis) is not reachable, nothing was queued: {exc}"
+        ) from exc
     return job_id
 
 

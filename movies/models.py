@@ -211,3 +211,31 @@ class Frame(models.Model):
     def name(self) -> str:
         """The seed's ``<file name>_<n>`` form, with the real frame index as n."""
         return f"{self.movie.file_name or self.movie.title}_{self.index}"
+
+
+class Shot(models.Model):
+    """A run of frames between two cuts, as the cut detector found them in the video itself.
+
+    Frames ``first_frame`` to ``last_frame`` (both included); ``end_seconds`` is the end of the
+    last frame, ``(last_frame + 1) / fps``, so that consecutive shots meet without a gap.
+    """
+
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="shots")
+    index = models.IntegerField(help_text="Position of the shot in the movie, from 0.")
+    first_frame = models.IntegerField()
+    last_frame = models.IntegerField()
+    start_seconds = models.FloatField()
+    end_seconds = models.FloatField()
+
+    class Meta:
+        ordering = ["movie", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["movie", "index"], name="shot_unique_movie_index"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Shot {self.index} of {self.movie_id} (frames {self.first_frame}-{self.last_frame})"
+
+    @property
+    def frame_count(self) -> int:
+        return self.last_frame - self.first_frame + 1

@@ -1,23 +1,29 @@
 """Reading video files: probe what a file holds, then sample every Nth frame.
 
 PyAV reads the container (streams, codec, the exact frame count when the container indexes
-it) so that a bad file gets a precise one-line reason; OpenCV's FFmpeg backend decodes. Frames
-that are not kept are only ``grab()``-ed (demuxed and decoded, never converted to BGR), kept
-frames are ``retrieve()``-d.
+it) so that a bad file gets a precise one-line reason, and decodes. Every frame is decoded
+once; only the sampled ones are converted to BGR at full size, and, when cuts are detected,
+every frame is also scaled and converted to a small copy for the cut detector in one swscale
+step (``movies.shots``). Scalers are kept per sampler, since setting one up costs more than
+scaling a small frame.
 """
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import TypeVar
 
 import av
-import cv2
 import numpy as np
+from av.video.reformatter import VideoReformatter
+
+from movies.shots import CutDetector, detector_size
 
 T = TypeVar("T")
 
@@ -60,6 +66,9 @@ class SampledFrame:
     index: int
     timestamp: float  # seconds from the start (index / fps)
     image_bgr: np.ndarray
+    # Frames after the previous sampled frame, up to this one, where a new shot starts (only
+    # when the sampler detects cuts).
+    cuts: tuple[int, ...] = ()
 
 
 def probe_video(path: Path) -> VideoInfo:
@@ -121,63 +130,139 @@ def _check_file(path: Path) -> None:
 
 
 class FrameSampler:
-    """Frames ``start, ...`` whose index is a multiple of ``every``, in order.
+    """Frames ``start, ...`` whose index is a multiple of ``every``, in order, decoded by PyAV.
 
-    Resuming at ``start`` seeks there (OpenCV's frame seek is exact: it decodes from the key
-    frame before); when the backend cannot land on ``start``, it grabs its way there instead.
-    At the end the decoded length is checked against the container, so a truncated file is an
-    error (VideoError) and never a silently short movie. ``frames_read`` is the number of
+    Every frame is decoded (codec threads on) and only sampled frames are converted to BGR at
+    full size. With ``cuts=True`` every frame also goes, as a small copy made in the same
+    scaling step (``movies.shots.detector_size``), through a cut detector: each sampled frame
+    carries the cuts found since the sampled frame before it, and ``trailing_cuts`` holds those
+    after the last one. ``warmup_from`` (at most ``start``) is where the detector starts
+    seeing frames on a resumed run (``movies.shots.warmup_start``); cuts before ``start`` are
+    not reported.
+
+    Starting past 0 seeks to the key frame before and decodes from there, counting frames by
+    their timestamps; when the timestamps cannot place a frame, it decodes from the first frame
+    instead. At the end the decoded length is checked against the container, so a truncated file
+    is an error (VideoError) and never a silently short movie. ``frames_read`` is the number of
     frames in the video once iteration has finished.
     """
 
-    def __init__(self, path: Path, info: VideoInfo, *, every: int, start: int = 0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        info: VideoInfo,
+        *,
+        every: int,
+        start: int = 0,
+        cuts: bool = False,
+        warmup_from: int | None = None,
+    ) -> None:
         if every < 1:
             raise ValueError("every must be at least 1")
         self.path = Path(path)
         self.info = info
         self.every = every
         self.start = max(0, start)
+        self.detect_cuts = cuts
+        self.first_decoded = self.start if warmup_from is None else min(self.start, warmup_from)
+        self.first_decoded = max(0, self.first_decoded)
         self.frames_read = 0
+        self.trailing_cuts: list[int] = []
 
     def __iter__(self) -> Iterator[SampledFrame]:
-        capture = _open_capture(self.path)
+        detect = _cut_finder(self.info) if self.detect_cuts else None
+        full = VideoReformatter()
+        pending: list[int] = []
+        last = -1
+        for index, frame in _decoded_frames(self.path, self.first_decoded):
+            last = index
+            if detect is not None:
+                cut = detect(index, frame)
+                if cut is not None and cut >= self.start:
+                    pending.append(cut)
+            if index >= self.start and index % self.every == 0:
+                image = np.ascontiguousarray(full.reformat(frame, format="bgr24").to_ndarray())
+                yield SampledFrame(
+                    index=index,
+                    timestamp=index / self.info.fps,
+                    image_bgr=image,
+                    cuts=tuple(pending),
+                )
+                pending = []
+        self.trailing_cuts = pending
+        self.frames_read = max(last + 1, self.first_decoded)
+        _check_complete(self.info, self.frames_read)
+
+
+def find_cuts(path: Path, info: VideoInfo) -> tuple[list[int], int]:
+    """Every cut of the video (frames where a shot starts) and its number of frames, from one
+    decode pass that converts nothing at full size (for movies whose frames are stored)."""
+    detect = _cut_finder(info)
+    cuts: list[int] = []
+    last = -1
+    for index, frame in _decoded_frames(Path(path), 0):
+        last = index
+        cut = detect(index, frame)
+        if cut is not None:
+            cuts.append(cut)
+    _check_complete(info, last + 1)
+    return cuts, last + 1
+
+
+def _cut_finder(info: VideoInfo):
+    """A function of (index, decoded frame) that feeds a new cut detector with a small copy of
+    each frame, made in one scaling step, and returns the cut found there or None."""
+    detector = CutDetector(info.fps)
+    width, height = detector_size(info.width, info.height)
+    scaler = VideoReformatter()
+
+    def detect(index: int, frame: av.VideoFrame) -> int | None:
+        copy = scaler.reformat(
+            frame, width=width, height=height, format="bgr24", interpolation="FAST_BILINEAR"
+        ).to_ndarray()
+        return detector.process(index, copy)
+
+    return detect
+
+
+def _decoded_frames(path: Path, first: int) -> Iterator[tuple[int, av.VideoFrame]]:
+    """(index, frame) for every frame from ``first`` to the end."""
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as exc:
+        raise VideoError(f"PyAV cannot open this video for decoding ({exc})") from exc
+    with container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"  # frame and slice threads, as many as the CPU has
+        index, frames = _positioned(container, stream, first)
         try:
-            index = _seek(capture, self.start)
-            while capture.grab():
-                if index % self.every == 0:
-                    ok, image = capture.retrieve()
-                    if not ok or image is None:
-                        raise VideoError(f"frame {index} cannot be decoded (damaged video?)")
-                    yield SampledFrame(
-                        index=index, timestamp=index / self.info.fps, image_bgr=image
-                    )
+            for frame in frames:
+                if index >= first:
+                    yield index, frame
                 index += 1
-        finally:
-            capture.release()
-        self.frames_read = index
-        _check_complete(self.info, index)
+        except av.error.FFmpegError as exc:
+            raise VideoError(f"frame {index} cannot be decoded (damaged video?)") from exc
 
 
-def _open_capture(path: Path) -> cv2.VideoCapture:
-    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
-    if not capture.isOpened():
-        raise VideoError("OpenCV cannot open this video for decoding")
-    return capture
-
-
-def _seek(capture: cv2.VideoCapture, start: int) -> int:
-    """Put ``capture`` before frame ``start``; returns the index of the next grabbed frame."""
-    if start <= 0:
-        return 0
-    if capture.set(cv2.CAP_PROP_POS_FRAMES, start) and capture.get(
-        cv2.CAP_PROP_POS_FRAMES
-    ) == float(start):
-        return start
-    capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
-    for index in range(start):
-        if not capture.grab():
-            return index
-    return start
+def _positioned(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, first: int
+) -> tuple[int, Iterator[av.VideoFrame]]:
+    """The decoded frames from the key frame at or before ``first`` (from the start when
+    ``first`` is 0 or the timestamps cannot place the frame), and the index of the first."""
+    if first > 0:
+        rate = stream.average_rate or stream.guessed_rate
+        origin = stream.start_time or 0
+        if rate and stream.time_base:
+            target = origin + int(Fraction(first) / Fraction(rate) / stream.time_base)
+            container.seek(target, stream=stream, backward=True, any_frame=False)
+            frames = container.decode(stream)
+            head = next(frames, None)
+            if head is not None and head.pts is not None:
+                index = round((head.pts - origin) * stream.time_base * rate)
+                if 0 <= index <= first:
+                    return index, itertools.chain([head], frames)
+        container.seek(origin, stream=stream, backward=True, any_frame=False)
+    return 0, container.decode(stream)
 
 
 def _check_complete(info: VideoInfo, frames_decoded: int) -> None:
@@ -200,9 +285,10 @@ def _check_complete(info: VideoInfo, frames_decoded: int) -> None:
 def prefetched(items: Iterable[T], depth: int) -> Iterator[T]:
     """The items of ``items``, produced by a background thread up to ``depth`` ahead.
 
-    Ingest decodes the next frames (OpenCV releases the GIL) while the networks work on the
-    current batch. An exception raised while producing is re-raised here, in order; closing
-    this generator early (cancel, error) stops the producer and waits for it.
+    Ingest decodes the next frames (PyAV releases the GIL while decoding and scaling) while
+    the networks work on the current batch. An exception raised while producing is re-raised
+    here, in order; closing this generator early (cancel, error) stops the producer and waits
+    for it.
     """
     buffer: queue.Queue = queue.Queue(maxsize=max(1, depth))
     stop = threading.Event()

@@ -16,7 +16,8 @@ from search import queries
 
 
 class SearchApiView(api.ApiView):
-    """One search, paged by result groups like the results page (``FACEFINDER_GROUPS_PER_PAGE``)."""
+    """One search, paged by appearances (or near-duplicate groups with ``group=duplicate``)
+    like the results page (``FACEFINDER_GROUPS_PER_PAGE``)."""
 
     def get_query(self) -> queries.Query:
         raise NotImplementedError
@@ -33,7 +34,7 @@ class SearchApiView(api.ApiView):
 
         return api.paginated(
             request,
-            answer.result.groups,
+            answer.result.entries,
             groups_json,
             per_page=settings.FACEFINDER_GROUPS_PER_PAGE,
             **answer.summary_json(absolute),
@@ -52,3 +53,10 @@ class PhotoSearchApiView(SearchApiView):
 
     def get_query(self) -> queries.PhotoQuery:
         return queries.photo_query(self.request.user, self.kwargs["pk"], self.kwargs["index"])
+
+
+class AppearanceSearchApiView(SearchApiView):
+    """``/api/search/appearance/<id>/``: the same for appearance ``id``'s mean vector."""
+
+    def get_query(self) -> queries.AppearanceQuery:
+        return queries.appearance_query(self.kwargs["appearance_id"])

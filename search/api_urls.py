@@ -8,4 +8,9 @@ app_name = "search"
 urlpatterns = [
     path("face/<int:face_id>/", api.FaceSearchApiView.as_view(), name="face"),
     path("photo/<int:pk>/face/<int:index>/", api.PhotoSearchApiView.as_view(), name="photo"),
+    path(
+        "appearance/<int:appearance_id>/",
+        api.AppearanceSearchApiView.as_view(),
+        name="appearance",
+    ),
 ]

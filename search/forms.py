@@ -8,6 +8,7 @@ from django.core.validators import MaxValueValidator
 
 from faces.models import Face
 from movies.models import Movie
+from search import services
 from search.models import QueryPhoto, SavedSearch
 from search.services import DEFAULT_K
 
@@ -39,10 +40,20 @@ class SearchFiltersForm(forms.Form):
         help_text="Similarity from -1 to 1; 1 is the same face.",
         widget=forms.NumberInput(attrs={"step": "0.01", "placeholder": "any"}),
     )
+    group = forms.ChoiceField(
+        label="Group",
+        choices=[("appearance", "by appearance"), ("duplicate", "by near-duplicate")],
+        required=False,
+        help_text="An appearance is one face followed through a shot.",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         _limit_k(self.fields["k"])
+        if self.is_bound and not self.data.get("group"):
+            # The select shows (and a resubmitted form keeps) the grouping actually used.
+            self.data = self.data.copy()
+            self.data["group"] = services.DEFAULT_GROUP
 
     def filters(self) -> dict:
         """Keyword arguments for the search service (call after ``is_valid()``)."""
@@ -52,6 +63,7 @@ class SearchFiltersForm(forms.Form):
             "k": data.get("k") or DEFAULT_K,
             "movie_id": movie.pk if movie else None,
             "min_score": data.get("min_score"),
+            "group": data.get("group") or services.DEFAULT_GROUP,
         }
 
 
@@ -60,7 +72,7 @@ def _limit_k(field: forms.IntegerField) -> None:
     field.max_value = limit
     field.validators.append(MaxValueValidator(limit))
     field.widget.attrs["max"] = str(limit)
-    field.help_text = f"How many similar faces to look for (1 to {limit})."
+    field.help_text = f"How many appearances (or faces, by near-duplicate) to find (1 to {limit})."
 
 
 class PhotoUploadForm(forms.Form):

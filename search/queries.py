@@ -26,12 +26,14 @@ from typing import Protocol
 import numpy as np
 from django.http import Http404, QueryDict
 
-from faces.models import Face
+from faces.listing import appearance_item
+from faces.models import Appearance, Face, unpack_vector
 from search import services
+from search.appearance_cards import AppearanceCard, appearance_cards
 from search.forms import SearchFiltersForm
 from search.models import QueryPhoto
 from search.presentation import FaceCard, GroupCard, face_card, group_cards
-from search.results import Group, SearchResult
+from search.results import AppearanceHit, Group, SearchResult
 
 # Turns a site path into the URL a client should follow (``request.build_absolute_uri``), or
 # None to leave paths as they are.
@@ -120,6 +122,31 @@ class PhotoQuery:
         return name
 
 
+class AppearanceQuery:
+    """A stored appearance: searched with its mean vector, steadier than any one of its faces."""
+
+    query_face_id = None
+
+    def __init__(self, appearance: Appearance) -> None:
+        self.appearance = appearance
+        self.embedder = appearance.embedder
+
+    def search(self, filters: dict) -> SearchResult:
+        vector = unpack_vector(self.appearance.embedding)
+        return services.search_by_vector(vector, self.embedder, **filters)
+
+    def known_faces(self) -> dict[int, Face]:
+        return {}
+
+    def card(self) -> FaceCard | None:
+        """The appearance's representative face, as the page shows it."""
+        face = self.appearance.representative_face
+        return face_card(face, 1.0) if face is not None else None
+
+    def as_json(self, absolute: Absolute = None) -> dict:
+        return {"type": "appearance", **appearance_item(self.appearance)}
+
+
 @dataclass
 class ImageFileQuery:
     """Face ``face_index`` (from 0) of a photo file on this machine; nothing is stored."""
@@ -152,6 +179,17 @@ def face_query(face_id: int) -> FaceQuery:
     if face is None:
         raise QueryNotFound(f"There is no face {face_id}.")
     return FaceQuery(face)
+
+
+def appearance_query(appearance_id: int) -> AppearanceQuery:
+    appearance = (
+        Appearance.objects.select_related("shot", "representative_face__frame__movie")
+        .filter(pk=appearance_id)
+        .first()
+    )
+    if appearance is None:
+        raise QueryNotFound(f"There is no appearance {appearance_id}.")
+    return AppearanceQuery(appearance)
 
 
 def own_photo(user, photo_id: int) -> QueryPhoto:
@@ -190,9 +228,15 @@ class Answer:
             return None
         return {name: [str(m) for m in messages] for name, messages in self.form.errors.items()}
 
-    def cards(self, groups: Iterable[Group]) -> list[GroupCard]:
-        """What is shown of these groups (one page of them, or all), read in one query."""
-        return group_cards(list(groups), known=self.query.known_faces())
+    def cards(
+        self, entries: Iterable[Group] | Iterable[AppearanceHit]
+    ) -> list[GroupCard] | list[AppearanceCard]:
+        """What is shown of these results (one page of them, or all): appearances or
+        near-duplicate groups, as the search grouped them."""
+        assert self.result is not None
+        if self.result.group == "appearance":
+            return appearance_cards(list(entries), known=self.query.known_faces())
+        return group_cards(list(entries), known=self.query.known_faces())
 
     def summary_json(self, absolute: Absolute = None) -> dict:
         """The search's own part of a JSON answer; the groups go beside it."""
@@ -207,7 +251,8 @@ class Answer:
 
 
 def answer(query: Query, params: QueryDict | dict) -> Answer:
-    """Search with the filters of a query string (``k``, ``movie``, ``min_score``)."""
+    """Search with the filters of a query string (``k``, ``movie``, ``min_score``,
+    ``group``)."""
     form = SearchFiltersForm(params)
     if not form.is_valid():
         return Answer(query, form=form, error="Invalid filters.")

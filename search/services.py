@@ -1,10 +1,16 @@
-"""The search service: nearest faces for a stored face or a vector, grouped into near-duplicates.
+"""The search service: nearest faces for a stored face or a vector, as appearances (the
+default) or grouped into near-duplicates.
 
 The one search code path: the results pages, the JSON API and ``manage.py search_faces`` reach
 ``search_by_face`` / ``search_by_vector`` through ``search.queries``. Similarity is the dot
 product of unit vectors (cosine), computed by the database's backend
 (``search.backends.get_backend``), only among faces of the query's embedder: vectors of
 different embedders live in different spaces and are never mixed.
+
+By appearance (``group="appearance"``), ``k`` counts appearances: the faces found are gathered
+by the appearance they belong to, best face first, and more faces are asked for until ``k``
+appearances are filled or no face is left. A face of a movie without appearances (ingested
+before they existed and not rebuilt) is a result of its own.
 """
 
 from __future__ import annotations
@@ -15,9 +21,16 @@ from django.conf import settings
 from faces.models import Face, unpack_vector
 from search.backends import get_backend
 from search.backends.base import Neighbours
-from search.results import Group, Hit, SearchResult
+from search.results import AppearanceHit, Group, Hit, SearchResult
 
 DEFAULT_K = 20
+GROUPINGS = ("appearance", "duplicate")
+DEFAULT_GROUP = "appearance"
+# Faces asked for per wanted appearance at first (an appearance holds several), growing by
+# FACES_GROWTH until k appearances are filled; never more than MAX_FACES_PER_SEARCH faces.
+FACES_PER_APPEARANCE = 8
+FACES_GROWTH = 4
+MAX_FACES_PER_SEARCH = 20_000
 
 
 class SearchError(Exception):
@@ -86,20 +99,27 @@ def search_by_face(
     movie_id: int | None = None,
     min_score: float | None = None,
     exact: bool = False,
+    group: str | None = None,
 ) -> SearchResult:
-    """The faces most like a stored face, the face itself first.
+    """The faces most like a stored face, the face itself first (``group`` None: by
+    ``DEFAULT_GROUP``).
 
     ``face`` is the stored face with its embedding loaded (a caller that already read the row
     passes it, so it is not read again) or its id. ``k`` counts the query face, as the seed's
     top 20 did. The query face leads even when the filters (another movie, a minimum score)
     would exclude it. When the embedder holds no other face the result holds the query face
-    alone (``result.hits == [query]``).
+    alone (``result.hits == [query]``). By appearance, the query face's appearance leads.
     """
-    check_filters(k, min_score)
+    group = group or DEFAULT_GROUP
+    check_filters(k, min_score, group)
     if not isinstance(face, Face):
         face = _load_query_face(face)
     vector = unpack_vector(face.embedding)
     query_hit = Hit(face_id=face.pk, score=float(np.dot(vector.astype(np.float64), vector)))
+    if group == "appearance":
+        return _by_appearance(
+            vector, face.embedder, k, movie_id, min_score, exact, query_hit=query_hit
+        )
     found = _nearest(vector, face.embedder, k, movie_id, min_score, exact)
     others = [hit for hit in found.hits if hit.face_id != face.pk][: k - 1]
     vectors = {**found.by_face_id(), face.pk: vector}
@@ -114,10 +134,15 @@ def search_by_vector(
     movie_id: int | None = None,
     min_score: float | None = None,
     exact: bool = False,
+    group: str | None = None,
 ) -> SearchResult:
-    """The ``k`` stored faces of ``embedder`` most like ``vector`` (e.g. a face in a photo)."""
-    check_filters(k, min_score)
+    """The ``k`` stored faces (or appearances) of ``embedder`` most like ``vector`` (a face in
+    a photo, an appearance's mean vector)."""
+    group = group or DEFAULT_GROUP
+    check_filters(k, min_score, group)
     vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+    if group == "appearance":
+        return _by_appearance(vector, embedder, k, movie_id, min_score, exact, query_hit=None)
     found = _nearest(vector, embedder, k, movie_id, min_score, exact)
     return _result(embedder, found.hits, found.by_face_id(), query_face_id=None)
 
@@ -129,8 +154,11 @@ def _load_query_face(face_id: int) -> Face:
     return face
 
 
-def check_filters(k: int, min_score: float | None) -> None:
-    """Raise ``InvalidQuery`` for a number of results or a minimum score out of range."""
+def check_filters(k: int, min_score: float | None, group: str | None = None) -> None:
+    """Raise ``InvalidQuery`` for a number of results or a minimum score out of range, or an
+    unknown grouping."""
+    if group is not None and group not in GROUPINGS:
+        raise InvalidQuery(f"Results are grouped by {' or '.join(GROUPINGS)}, not {group!r}.")
     max_k = settings.FACEFINDER_SEARCH_MAX_K
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= max_k:
         raise InvalidQuery(f"The number of results must be between 1 and {max_k}.")
@@ -159,3 +187,54 @@ def _result(
 ) -> SearchResult:
     groups = group_duplicates(hits, vectors, duplicate_distance(embedder))
     return SearchResult(embedder=embedder, hits=hits, groups=groups, query_face_id=query_face_id)
+
+
+def _by_appearance(
+    vector: np.ndarray,
+    embedder: str,
+    k: int,
+    movie_id: int | None,
+    min_score: float | None,
+    exact: bool,
+    *,
+    query_hit: Hit | None,
+) -> SearchResult:
+    """The ``k`` appearances with the faces most like ``vector`` (``query_hit``'s first)."""
+    wanted = k * FACES_PER_APPEARANCE
+    while True:
+        found = _nearest(vector, embedder, wanted, movie_id, min_score, exact)
+        hits = found.hits
+        if query_hit is not None:
+            hits = [query_hit, *(hit for hit in hits if hit.face_id != query_hit.face_id)]
+        appearances = group_by_appearance(hits)
+        exhausted = len(found.hits) < wanted or wanted >= MAX_FACES_PER_SEARCH
+        if len(appearances) >= k or exhausted:
+            break
+        wanted = min(wanted * FACES_GROWTH, MAX_FACES_PER_SEARCH)
+    appearances = appearances[:k]
+    kept = [hit for appearance in appearances for hit in appearance.hits]
+    kept.sort(key=lambda hit: (hit is not query_hit, -hit.score, hit.face_id))
+    return SearchResult(
+        embedder=embedder,
+        hits=kept,
+        groups=[],
+        query_face_id=query_hit.face_id if query_hit else None,
+        group="appearance",
+        appearances=appearances,
+    )
+
+
+def group_by_appearance(hits: list[Hit]) -> list[AppearanceHit]:
+    """Ranked hits gathered by appearance, in the order of each appearance's best (first) hit.
+    A face without an appearance is an entry of its own."""
+    links = dict(
+        Face.objects.filter(pk__in=[hit.face_id for hit in hits]).values_list("pk", "appearance_id")
+    )
+    entries: dict[tuple[str, int], AppearanceHit] = {}
+    for hit in hits:
+        appearance_id = links.get(hit.face_id)
+        key = ("appearance", appearance_id) if appearance_id else ("face", hit.face_id)
+        if key not in entries:
+            entries[key] = AppearanceHit(appearance_id=appearance_id, best=hit)
+        entries[key].hits.append(hit)
+    return list(entries.values())

@@ -13,6 +13,11 @@ def _moved_to(pattern_name: str):
 app_name = "search"
 urlpatterns = [
     path("face/<int:face_id>/", views.FaceResultsView.as_view(), name="face"),
+    path(
+        "appearance/<int:appearance_id>/",
+        views.AppearanceResultsView.as_view(),
+        name="appearance",
+    ),
     path("photo/", views.PhotoUploadView.as_view(), name="photo"),
     path("photo/<int:pk>/", views.PhotoFacesView.as_view(), name="photo-faces"),
     path("photo/<int:pk>/image/", views.PhotoImageView.as_view(), name="photo-image"),

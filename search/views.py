@@ -36,7 +36,7 @@ from search.forms import (
 )
 from search.models import SavedSearch
 from search.photos import PhotoRejected, store_query_photo
-from search.queries import FaceQuery, PhotoQuery
+from search.queries import AppearanceQuery, FaceQuery, PhotoQuery
 
 
 class ResultsPageMixin:
@@ -64,6 +64,7 @@ class ResultsPageMixin:
         if answer.result is not None:
             context.update(self.results_context(answer))
             status = context.pop("status", status)
+        if answer.result is not None and hasattr(query, "save_initial"):
             filters = answer.filters
             context["save_form"] = SaveSearchForm(
                 owner=request.user,
@@ -79,9 +80,9 @@ class ResultsPageMixin:
 
     def results_context(self, answer: queries.Answer) -> dict:
         result = answer.result
-        paginator = Paginator(result.groups, settings.FACEFINDER_GROUPS_PER_PAGE)
+        paginator = Paginator(result.entries, settings.FACEFINDER_GROUPS_PER_PAGE)
         context = {"result": result, "paginator": paginator, "empty_reason": answer.empty_reason}
-        if not result.groups:
+        if not result.entries:
             return context
         try:
             page = paginator.page(self.request.GET.get("page") or 1)
@@ -121,6 +122,20 @@ class FaceResultsView(LoginRequiredMixin, ResultsPageMixin, View):
 
     def query_context(self, query: FaceQuery) -> dict:
         return {"query_card": query.card(), "query_kind": "face"}
+
+
+class AppearanceResultsView(LoginRequiredMixin, ResultsPageMixin, View):
+    """``/search/appearance/<id>/``: faces like an appearance's mean vector, by appearance."""
+
+    def get_query(self) -> AppearanceQuery:
+        return queries.appearance_query(self.kwargs["appearance_id"])
+
+    def query_context(self, query: AppearanceQuery) -> dict:
+        return {
+            "query_card": query.card(),
+            "query_kind": "appearance",
+            "appearance": query.appearance,
+        }
 
 
 class PhotoResultsView(LoginRequiredMixin, ResultsPageMixin, View):

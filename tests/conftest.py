@@ -115,9 +115,9 @@ def hamilton_ingest(django_db_setup, django_db_blocker, tmp_path_factory):
     from django.db import connection, transaction
     from django.test import override_settings
 
-    from faces.models import Face
+    from faces.models import Appearance, Face
     from movies.ingest import ingest_movie
-    from movies.models import Frame, Movie
+    from movies.models import Frame, Movie, Shot
     from movies.registration import register_movie
 
     media_root = tmp_path_factory.mktemp("hamilton_media")
@@ -137,6 +137,8 @@ def hamilton_ingest(django_db_setup, django_db_blocker, tmp_path_factory):
             "movie": Movie.objects.filter(pk=movie.pk).values().get(),
             "frames": list(Frame.objects.filter(movie=movie).order_by("index").values()),
             "faces": list(Face.objects.filter(movie=movie).order_by("pk").values()),
+            "shots": list(Shot.objects.filter(movie=movie).order_by("index").values()),
+            "appearances": list(Appearance.objects.filter(movie=movie).order_by("pk").values()),
         }
         transaction.set_rollback(True)
     return {"media_root": str(media_root), **rows}
@@ -144,13 +146,14 @@ def hamilton_ingest(django_db_setup, django_db_blocker, tmp_path_factory):
 
 @pytest.fixture
 def hamilton_movie(db, settings, hamilton_ingest):
-    """A ``Movie`` for the Hamilton clip with its Frames and Faces from the real pipeline
-    (dlib-resnet, every 5th frame; 55 frames, faces of Miranda, Lacamoire and the Obamas).
+    """A ``Movie`` for the Hamilton clip with its Frames, Faces, Shots and Appearances from the
+    real pipeline (dlib-resnet, every 5th frame; 55 frames, faces of Miranda, Lacamoire and the
+    Obamas; 4 shots).
 
     MEDIA_ROOT points at the session's media folder, so images are served as stored.
     """
-    from faces.models import Face
-    from movies.models import Frame, Movie
+    from faces.models import Appearance, Face
+    from movies.models import Frame, Movie, Shot
 
     settings.MEDIA_ROOT = hamilton_ingest["media_root"]
     movie_fields = {k: v for k, v in hamilton_ingest["movie"].items() if k != "id"}
@@ -160,14 +163,47 @@ def hamilton_movie(db, settings, hamilton_ingest):
         for row in hamilton_ingest["frames"]
     )
     frame_ids = dict(Frame.objects.filter(movie=movie).values_list("index", "pk"))
+    skip = ("id", "movie_id", "frame_id", "appearance_id", "shot_id", "representative_face_id")
     Face.objects.bulk_create(
         Face(
             **{
-                **{k: v for k, v in row.items() if k not in ("id", "movie_id", "frame_id")},
+                **{k: v for k, v in row.items() if k not in skip},
                 "movie": movie,
                 "frame_id": frame_ids[row["frame_index"]],
             }
         )
         for row in hamilton_ingest["faces"]
     )
+    face_ids = {
+        old["id"]: new
+        for old, new in zip(
+            hamilton_ingest["faces"],
+            Face.objects.filter(movie=movie).order_by("pk").values_list("pk", flat=True),
+            strict=True,
+        )
+    }
+    Shot.objects.bulk_create(
+        Shot(**{**{k: v for k, v in row.items() if k not in skip}, "movie": movie})
+        for row in hamilton_ingest["shots"]
+    )
+    shot_ids = dict(Shot.objects.filter(movie=movie).values_list("index", "pk"))
+    old_shots = {row["id"]: row["index"] for row in hamilton_ingest["shots"]}
+    for row in hamilton_ingest["appearances"]:
+        appearance = Appearance.objects.create(
+            **{k: v for k, v in row.items() if k not in skip},
+            movie=movie,
+            shot_id=shot_ids[old_shots[row["shot_id"]]],
+            representative_face_id=face_ids[row["representative_face_id"]],
+        )
+        linked = [
+            face_ids[f["id"]] for f in hamilton_ingest["faces"] if f["appearance_id"] == row["id"]
+        ]
+        Face.objects.filter(pk__in=linked).update(appearance=appearance)
     return movie
+
+
+@pytest.fixture
+def duplicate_grouping(monkeypatch):
+    """Searches group near-duplicates unless told otherwise: for the tests of that grouping
+    (``group=duplicate``), written before results came by appearance."""
+    monkeypatch.setattr("search.services.DEFAULT_GROUP", "duplicate")

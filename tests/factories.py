@@ -1,5 +1,5 @@
-"""Test data built through the ORM: movies, frames, faces, synthetic libraries and query photos,
-and the JPEGs and unit vectors they hold.
+"""Test data built through the ORM: movies, frames, shots, faces, appearances, synthetic
+libraries and query photos, and the JPEGs and unit vectors they hold.
 
 Plain functions, called from tests and from the fixtures in ``conftest.py`` (which need database
 access). Frames come two ways: with tiny JPEGs stored in default storage, for pages that show
@@ -18,8 +18,8 @@ from django.core.files.storage import default_storage
 from django.db import DEFAULT_DB_ALIAS
 from PIL import Image
 
-from faces.models import Face, pack_vector
-from movies.models import Frame, Movie
+from faces.models import Appearance, Face, pack_vector, unpack_vector
+from movies.models import Frame, Movie, Shot
 from movies.storage import frame_image_path
 from search.models import QueryPhoto
 
@@ -178,6 +178,48 @@ def add_faces(
         .order_by("frame_index")
         .values_list("id", flat=True)
     )
+
+
+def make_shot(movie: Movie, index: int, first_frame: int, last_frame: int) -> Shot:
+    """Shot ``index`` of ``movie``: frames ``first_frame`` to ``last_frame``, both included."""
+    fps = movie.fps or 25.0
+    return Shot.objects.create(
+        movie=movie,
+        index=index,
+        first_frame=first_frame,
+        last_frame=last_frame,
+        start_seconds=first_frame / fps,
+        end_seconds=(last_frame + 1) / fps,
+    )
+
+
+def make_appearance(
+    shot: Shot, faces: Sequence[Face], *, representative: Face | None = None, **fields
+) -> Appearance:
+    """An appearance of ``faces`` (stored, of one movie, in frame order) in ``shot``, linked to
+    them: span, count and mean vector from the faces; ``end_seconds`` one sampling interval past
+    the last face, clipped to the shot."""
+    faces = sorted(faces, key=lambda face: (face.frame_index, face.face_index))
+    movie = shot.movie
+    fps = movie.fps or 25.0
+    first, last = faces[0], faces[-1]
+    mean = unit(np.mean([unpack_vector(face.embedding) for face in faces], axis=0))
+    values = {
+        "movie": movie,
+        "embedder": first.embedder,
+        "shot": shot,
+        "first_frame_index": first.frame_index,
+        "first_face_index": first.face_index,
+        "last_frame_index": last.frame_index,
+        "start_seconds": first.frame_index / fps,
+        "end_seconds": min(shot.end_seconds, (last.frame_index + movie.sample_every) / fps),
+        "face_count": len(faces),
+        "representative_face": representative or first,
+        "embedding": pack_vector(mean),
+    }
+    appearance = Appearance.objects.create(**{**values, **fields})
+    Face.objects.filter(pk__in=[face.pk for face in faces]).update(appearance=appearance)
+    return appearance
 
 
 # --- synthetic libraries ----------------------------------------------------------------------

@@ -33,9 +33,16 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from faces.models import Face
 from movies.models import Frame, Movie
 from search.models import QueryPhoto, SavedSearch
-from tests.factories import image_bytes, make_library, make_query_photo
+from tests.factories import (
+    image_bytes,
+    make_appearance,
+    make_library,
+    make_query_photo,
+    make_shot,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -65,6 +72,7 @@ class World:
     saved: SavedSearch  # alice's, a face search
     bobs_photo: QueryPhoto
     bobs_saved: SavedSearch
+    appearance_id: int  # anna's first shot, followed as one appearance
 
 
 Params = Callable[[World], dict]
@@ -99,6 +107,14 @@ def _photo_face(w: World) -> dict:
 
 def _saved(w: World) -> dict:
     return {"pk": w.saved.pk}
+
+
+def _appearance(w: World) -> dict:
+    return {"appearance_id": w.appearance_id}
+
+
+def _movie_id(w: World) -> dict:
+    return {"movie_id": w.movie.pk}
 
 
 def _media(w: World) -> dict:
@@ -138,11 +154,15 @@ ROUTES: dict[str, Route] = {
     "search/saved/<int:pk>/": Route(LOGIN, REDIRECT, _saved),
     "search/saved/<int:pk>/rename/": Route(LOGIN, PAGE, _saved),
     "search/saved/<int:pk>/delete/": Route(LOGIN, PAGE, _saved),
+    "search/appearance/<int:appearance_id>/": Route(LOGIN, PAGE, _appearance),
     "search/api/face/<int:face_id>/": Route(MOVED, MOVED, _face),
     "search/api/photo/<int:pk>/face/<int:index>/": Route(MOVED, MOVED, _photo_face),
     # The JSON API.
     "api/search/face/<int:face_id>/": Route(API_401, API, _face),
     "api/search/photo/<int:pk>/face/<int:index>/": Route(API_401, API, _photo_face),
+    "api/search/appearance/<int:appearance_id>/": Route(API_401, API, _appearance),
+    "api/movies/<int:movie_id>/appearances/": Route(API_401, API, _movie_id),
+    "api/appearances/<int:appearance_id>/": Route(API_401, API, _appearance),
     "api/": Route(API_401, API_404),  # any other path under /api/
 }
 
@@ -236,6 +256,9 @@ def world(user, other_user) -> World:
     bobs_saved = SavedSearch.objects.create(
         owner=other_user, name="Bob's", photo=bobs_photo, photo_face_index=0
     )
+    anna_faces = list(Face.objects.filter(pk__in=library.faces["anna"][:2]))
+    shot = make_shot(library.movie, 0, 0, anna_faces[-1].frame_index)
+    appearance = make_appearance(shot, anna_faces)
     return World(
         movie=library.movie,
         frame=anna.frame,
@@ -245,6 +268,7 @@ def world(user, other_user) -> World:
         saved=saved,
         bobs_photo=bobs_photo,
         bobs_saved=bobs_saved,
+        appearance_id=appearance.pk,
     )
 
 

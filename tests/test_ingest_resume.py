@@ -1,5 +1,6 @@
 """An ingest killed with SIGKILL half way resumes on the next run and ends with exactly the
-rows and files of an uninterrupted run (the shared ``hamilton_ingest`` fixture)."""
+rows and files of an uninterrupted run (the shared ``hamilton_ingest`` fixture): frames, faces,
+shots and appearances."""
 
 from __future__ import annotations
 
@@ -25,7 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 FRAME_FIELDS = ("index", "timestamp", "width", "height", "image", "thumbnail")
 FACE_FIELDS = (
     "frame_index", "face_index", "x1", "y1", "x2", "y2", "probability", "landmarks",
-    "embedder", "embedding", "thumbnail",
+    "embedder", "embedding", "thumbnail", "sharpness",
+)  # fmt: skip
+SHOT_FIELDS = ("index", "first_frame", "last_frame", "start_seconds", "end_seconds")
+APPEARANCE_FIELDS = (
+    "embedder", "first_frame_index", "first_face_index", "last_frame_index", "start_seconds",
+    "end_seconds", "face_count", "embedding",
 )  # fmt: skip
 
 
@@ -177,6 +183,12 @@ def test_a_killed_ingest_resumes_to_exactly_the_uninterrupted_result(tmp_path, h
         1.0,
     )
 
+    columns = ", ".join(f'"{k}"' for k in SHOT_FIELDS)
+    shots = query(db, f"select {columns} from movies_shot order by 1")
+    assert shots == [tuple(row[k] for k in SHOT_FIELDS) for row in hamilton_ingest["shots"]]
+    assert len(shots) == 4
+    assert appearances_of_db(db) == appearances_of_fixture(hamilton_ingest)
+
     # Same image files, byte for byte, and none that no row names.
     expected_root = Path(hamilton_ingest["media_root"])
     expected_id = hamilton_ingest["movie"]["id"]
@@ -184,3 +196,50 @@ def test_a_killed_ingest_resumes_to_exactly_the_uninterrupted_result(tmp_path, h
     named = {relative(f["image"]) for f in frames} | {relative(f["thumbnail"]) for f in frames}
     named |= {relative(f["thumbnail"]) for f in faces}
     assert media_files(media, movie_id) == named
+
+
+def appearances_of_db(db: Path) -> list[tuple]:
+    """Each appearance's fields, shot index, representative face and faces, by natural keys."""
+    columns = ", ".join(f"a.{k}" for k in APPEARANCE_FIELDS)
+    rows = query(
+        db,
+        f'select a.id, {columns}, s."index", r.frame_index, r.face_index from faces_appearance a'
+        " join movies_shot s on s.id = a.shot_id"
+        " join faces_face r on r.id = a.representative_face_id",
+    )
+    out = []
+    for appearance_id, *values in rows:
+        faces = query(
+            db,
+            "select frame_index, face_index from faces_face where appearance_id = ? order by 1, 2",
+            appearance_id,
+        )
+        out.append((*values, tuple(faces)))
+    return sorted(out, key=lambda r: (r[1], r[2]))
+
+
+def appearances_of_fixture(rows: dict) -> list[tuple]:
+    faces = {face["id"]: face for face in rows["faces"]}
+    shots = {shot["id"]: shot["index"] for shot in rows["shots"]}
+    out = []
+    for appearance in rows["appearances"]:
+        representative = faces[appearance["representative_face_id"]]
+        members = sorted(
+            (face["frame_index"], face["face_index"])
+            for face in rows["faces"]
+            if face["appearance_id"] == appearance["id"]
+        )
+        out.append(
+            (
+                *[
+                    bytes(appearance[k]) if k == "embedding" else appearance[k]
+                    for k in APPEARANCE_FIELDS
+                ],
+                shots[appearance["shot_id"]],
+                representative["frame_index"],
+                representative["face_index"],
+                tuple(members),
+            )
+        )
+    assert out, "the fixture has no appearances"
+    return sorted(out, key=lambda r: (r[1], r[2]))

@@ -21,6 +21,10 @@ from search.results import Group, Hit
 from tests.factories import EMBEDDER, faceless_photo, image_bytes, make_library, make_query_photo
 from tests.shared_data import FACES, GROUP_PHOTOS, MIRANDA, in_shot_of, shots_of
 
+# These tests check the near-duplicate grouping (group=duplicate).
+pytestmark = pytest.mark.usefixtures("duplicate_grouping")
+
+
 MIRANDA_PHOTO = FACES / "lin_manuel_miranda" / "1.jpg"
 GROUP_PHOTO = GROUP_PHOTOS / "kit_harington_and_rose_leslie.jpg"
 

@@ -11,6 +11,9 @@ from django.urls import reverse
 from search.models import QueryPhoto, SavedSearch
 from tests.factories import make_query_photo
 
+# These tests check the near-duplicate grouping (group=duplicate).
+pytestmark = pytest.mark.usefixtures("duplicate_grouping")
+
 
 def save(client, **data):
     return client.post(reverse("search:saved-create"), data)

@@ -17,6 +17,10 @@ from movies.models import Movie
 from search.services import search_by_face
 from tests.factories import make_library, make_query_photo
 
+# These tests check the near-duplicate grouping (group=duplicate).
+pytestmark = pytest.mark.usefixtures("duplicate_grouping")
+
+
 ENVELOPE = {"count", "page", "num_pages", "next", "previous", "results"}
 
 
@@ -48,7 +52,7 @@ def test_groups_match_the_search_service(user_client, library):
     assert data["embedder"] == "dlib-resnet"
     assert data["hit_count"] == 12
     assert data["empty_reason"] is None
-    assert data["filters"] == {"k": 12, "movie_id": None, "min_score": None}
+    assert data["filters"] == {"k": 12, "movie_id": None, "min_score": None, "group": "duplicate"}
     assert data["query"]["type"] == "face" and data["query"]["face_id"] == query.pk
     assert data["count"] == len(expected.groups) <= 10  # one page of FACEFINDER_GROUPS_PER_PAGE
     assert (data["page"], data["num_pages"], data["next"], data["previous"]) == (1, 1, None, None)

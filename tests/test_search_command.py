@@ -12,6 +12,9 @@ from django.urls import reverse
 from tests.factories import add_faces, faceless_photo, make_movie, unit
 from tests.shared_data import FACES, MIRANDA, in_shot_of
 
+# These tests check the near-duplicate grouping (group=duplicate).
+pytestmark = pytest.mark.usefixtures("duplicate_grouping")
+
 
 def run(*args) -> str:
     out = io.StringIO()
@@ -51,7 +54,13 @@ def test_json_output_carries_groups_and_duplicates(faces):
     data = json.loads(run("--face", str(query), "--json", "--k", "3"))
     assert data["query"]["type"] == "face" and data["query"]["face_id"] == query
     assert data["hit_count"] == 3
-    assert data["filters"] == {"k": 3, "movie_id": None, "min_score": None, "exact": False}
+    assert data["filters"] == {
+        "k": 3,
+        "movie_id": None,
+        "min_score": None,
+        "exact": False,
+        "group": "duplicate",
+    }
     leader = data["results"][0]
     assert leader["face_id"] == query and leader["movie"] == {"id": movie.pk, "title": "Gala"}
     assert leader["frame"]["index"] == 90 and leader["frame"]["name"] == "gala.mp4_90"
@@ -87,7 +96,7 @@ def test_face_alone_in_its_embedder_says_so(db):
         (["--face", "424242"], "There is no face 424242"),
         (["--face", "1", "--k", "0"], "between 1 and"),
         (["--face", "1", "--movie", "999"], "There is no movie 999"),
-        ([], "one of the arguments --face --image is required"),
+        ([], "one of the arguments --face --image --appearance is required"),
     ],
 )
 def test_bad_arguments_give_clear_errors(db, args, message):

@@ -15,6 +15,10 @@ from search.backends.vector_table import VectorTable
 from search.services import search_by_face, search_by_vector
 from tests.factories import add_faces, clustered_vectors, make_movie, unit
 
+# These tests check the near-duplicate grouping (group=duplicate).
+pytestmark = pytest.mark.usefixtures("duplicate_grouping")
+
+
 DIM = 64
 
 

@@ -19,6 +19,9 @@ from search.services import (
 from tests.factories import add_faces, make_movie, unit
 from tests.shared_data import LACAMOIRE, MIRANDA, in_shot_of, shot_at, shots_of
 
+# These tests check the near-duplicate grouping (group=duplicate).
+pytestmark = pytest.mark.usefixtures("duplicate_grouping")
+
 
 def on_circle(angle: float) -> np.ndarray:
     """A unit vector in the plane; two of them are 2·sin(Δangle/2) apart."""

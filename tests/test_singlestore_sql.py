@@ -300,6 +300,66 @@ def test_frames_are_sharded_by_movie_and_sorted_by_frame(ddl):
     assert "SHARD KEY (`id`)" in create_table(ddl, "movies_movie")
 
 
+def test_shots_are_sharded_by_movie_and_sorted_by_index(ddl):
+    sql = create_table(ddl, "movies_shot")
+    shard, uniques = shard_and_unique_keys(sql)
+    assert shard == ["movie_id"]
+    assert uniques == [["movie_id", "index"]]
+    assert "PRIMARY KEY" not in sql
+    assert "KEY (`id`) USING HASH" in sql
+    assert "SORT KEY (`movie_id`, `index`)" in sql
+
+
+def test_appearances_are_sharded_by_movie_with_a_mean_vector_column_per_embedder(ddl):
+    sql = create_table(ddl, "faces_appearance")
+    shard, uniques = shard_and_unique_keys(sql)
+    assert shard == ["movie_id"]
+    assert uniques == [["movie_id", "first_frame_index", "first_face_index"]]
+    assert "PRIMARY KEY" not in sql
+    assert "`id` bigint AUTO_INCREMENT NOT NULL," in sql
+    assert "KEY (`id`) USING HASH" in sql
+    assert "SORT KEY (`embedder`, `movie_id`, `first_frame_index`, `first_face_index`)" in sql
+    tree = parse(sql)
+    columns = {
+        column.name: column for column in tree.this.expressions if isinstance(column, exp.ColumnDef)
+    }
+    for embedder in VECTOR_DIMENSIONS:
+        assert_vector_column(columns[vector_column(embedder)], embedder)
+    assert columns["embedding"].sql(dialect="singlestore") == "`embedding` LONGBLOB NOT NULL"
+
+
+def vector_columns_of(ddl, table: str) -> list[str]:
+    """The VECTOR columns ``table`` ends with: those it was created with and those added later."""
+    created = parse(create_table(ddl, table))
+    columns = [
+        column.name
+        for column in created.this.expressions
+        if isinstance(column, exp.ColumnDef) and "VECTOR(" in column.sql(dialect="singlestore")
+    ]
+    for _, sql in ddl:
+        added = re.match(rf"ALTER TABLE `{table}` ADD COLUMN `(embedding_\w+)` AS", sql)
+        if added:
+            columns.append(added.group(1))
+    return columns
+
+
+@pytest.mark.parametrize("table", ["faces_face", "faces_appearance"])
+def test_every_embedder_has_exactly_one_vector_column_in_each_table_of_vectors(ddl, table):
+    """A new embedder needs an ``AddVectorColumn`` migration for faces and for appearances."""
+    columns = vector_columns_of(ddl, table)
+    assert sorted(columns) == sorted(vector_column(name) for name in VECTOR_DIMENSIONS)
+
+
+def test_faces_get_a_nullable_link_to_their_appearance(ddl):
+    added = [sql for migration, sql in ddl if migration == "faces.0004_face_appearance"]
+    alter = [sql.rstrip(";").strip() for sql in added if sql.startswith("ALTER TABLE")]
+    assert alter == ["ALTER TABLE `faces_face` ADD COLUMN `appearance_id` bigint NULL"]
+    tree = parse(alter[0])
+    assert isinstance(tree, exp.Alter) and tree.this.name == "faces_face"
+    # The link is a plain (non-unique) key: a unique one would need the shard key.
+    assert all("UNIQUE" not in sql for sql in added)
+
+
 def test_layout_dimensions_match_the_embedders():
     from faces.embedders import DIMENSIONS
 

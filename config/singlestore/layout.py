@@ -1,8 +1,10 @@
-"""The SingleStoreDB table layout of frames and faces: the one place that describes it.
+"""The SingleStoreDB table layout of frames, shots, faces and appearances: the one place that
+describes it.
 
-django_singlestore shards every table by its primary key. Frames and faces are instead sharded
-by movie, so that one movie's rows sit together on one partition and the unique natural keys
-(movie, frame index[, face index]) contain the shard key, as SingleStoreDB requires. A unique
+django_singlestore shards every table by its primary key. Frames, shots, faces and appearances
+are instead sharded by movie, so that one movie's rows sit together on one partition and the
+unique natural keys (movie, frame index[, face index]; movie, shot index; movie, first frame
+index, first face index) contain the shard key, as SingleStoreDB requires. A unique
 key must contain the shard key, so ``id`` cannot stay the PRIMARY KEY of these tables: it keeps
 its AUTO_INCREMENT (unique by construction) and gets a non-unique hash key for ``pk`` lookups.
 
@@ -12,7 +14,9 @@ ORM keeps reading and writing ``embedding`` on every backend; SingleStoreDB fill
 column of the face's embedder and leaves the others NULL. The faces table is created with the
 columns of ``TABLE_VECTOR_EMBEDDERS``; each later embedder's column is added by a migration of
 its own (``config.singlestore.operations.AddVectorColumn``), so that a new database and an
-upgraded one end with the same table.
+upgraded one end with the same table. Appearances hold the mean of their faces' vectors in the
+same way (``embedder`` and ``embedding`` columns, one computed VECTOR column per embedder); their
+table was created after every embedder above existed, so it is created with all their columns.
 """
 
 from __future__ import annotations
@@ -28,6 +32,12 @@ VECTOR_DIMENSIONS: dict[str, int] = {
 }
 # The embedders whose columns faces' migration 0001 creates with the table.
 TABLE_VECTOR_EMBEDDERS: tuple[str, ...] = ("facenet-vggface2", "dlib-resnet")
+# The embedders whose columns faces' migration 0003 creates the appearances table with.
+APPEARANCE_VECTOR_EMBEDDERS: tuple[str, ...] = (
+    "facenet-vggface2",
+    "dlib-resnet",
+    "dlib-resnet-mtcnn",
+)
 
 
 # Django's own apps and the small per-user search tables have unique keys that do not contain
@@ -48,6 +58,7 @@ def vector_column(embedder: str) -> str:
 
 
 def vector_index_name(embedder: str) -> str:
+    """The ANN index of faces' ``embedder`` column (``manage.py vector_index``)."""
     return f"faces_face_{vector_column(embedder)}_ann"
 
 
@@ -76,5 +87,19 @@ LAYOUTS: dict[str, TableLayout] = {
         sort_key=("embedder", "movie_id", "frame_index", "face_index"),
         hash_keys=(("id",),),
         vector_embedders=TABLE_VECTOR_EMBEDDERS,
+    ),
+    # Shots are read per movie in order (an appearance's shot, the timeline).
+    "movies.Shot": TableLayout(
+        shard_key=("movie_id",),
+        sort_key=("movie_id", "index"),
+        hash_keys=(("id",),),
+    ),
+    # Appearances are listed per movie in time order, and read by id (a search result's
+    # appearance); their mean vectors are compared per embedder, like faces'.
+    "faces.Appearance": TableLayout(
+        shard_key=("movie_id",),
+        sort_key=("embedder", "movie_id", "first_frame_index", "first_face_index"),
+        hash_keys=(("id",),),
+        vector_embedders=APPEARANCE_VECTOR_EMBEDDERS,
     ),
 }

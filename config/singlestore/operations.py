@@ -8,7 +8,8 @@ VENDOR = "singlestore"
 
 
 class AddVectorColumn(Operation):
-    """Add an embedder's persisted VECTOR column to the faces table (``layout.py``).
+    """Add an embedder's persisted VECTOR column to a table of vectors (``layout.py``): a new
+    embedder needs one for faces and one for appearances.
 
     Other databases keep vectors only in the ``embedding`` BLOB, so nothing happens there. The
     statement is produced by the schema editor, so ``sqlmigrate`` shows it too.

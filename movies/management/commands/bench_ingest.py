@@ -52,6 +52,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed-loop", default="", help="path to seed_loop.py")
         parser.add_argument("--no-seed", action="store_true", help="skip the seed's loop")
+        parser.add_argument(
+            "--appearances",
+            choices=("with", "without", "both"),
+            default="with",
+            help="build shots and appearances (both: run with and without, one after the other)",
+        )
         parser.add_argument("--child-report", default="", help=argparse_hidden())
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -78,26 +84,47 @@ class Command(BaseCommand):
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
         subprocess.run([*manage, "migrate", "--no-input", "-v", "0"], env=env, check=True)  # noqa: S603
 
-        report_path = work / "child.json"
-        child = [
-            *manage, "bench_ingest", str(video), "--child-report", str(report_path),
-            "--every", str(options["every"]), "--min-face", str(options["min_face"]),
-            "--embedder", options["embedder"],
-        ]  # fmt: skip
         self.stdout.write(
             f"clip: {clip.name} x{options['repeat']}, every {options['every']}th frame, "
             f"min face {options['min_face']:g}, p > {settings.FACEFINDER_MIN_PROBABILITY}, "
             f"embedder {options['embedder']}, {parallel_setup()}"
         )
+        modes = {"with": [True], "without": [False], "both": [True, False]}[options["appearances"]]
+        walls = {}
+        for with_appearances in modes:
+            ours, wall = self.run_ours(options, video, env, manage, work, with_appearances)
+            walls[with_appearances] = (wall, ours["ingest_seconds"])
+            label = "with" if with_appearances else "without"
+            self.stdout.write(
+                f"-- {label} shots and appearances: {ours['shots']} shots, "
+                f"{ours['appearances']} appearances"
+            )
+            self.print_ours(ours, wall)
+        if len(walls) == 2:
+            (with_wall, with_run), (without_wall, without_run) = walls[True], walls[False]
+            self.stdout.write(
+                f"shots and appearances cost: {100 * (with_wall / without_wall - 1):+.1f}% end "
+                f"to end ({with_wall:.1f} s against {without_wall:.1f} s), "
+                f"{100 * (with_run / without_run - 1):+.1f}% of the ingest run"
+            )
+        if not options["no_seed"]:
+            self.run_seed(options, video, weights or "random", ours["frames"] / wall)
+
+    def run_ours(self, options, video, env, manage, work, with_appearances: bool):
+        """One ingest in a child process, timed from its start to its exit."""
+        report_path = work / f"child-{with_appearances}.json"
+        child = [
+            *manage, "bench_ingest", str(video), "--child-report", str(report_path),
+            "--every", str(options["every"]), "--min-face", str(options["min_face"]),
+            "--embedder", options["embedder"],
+            "--appearances", "with" if with_appearances else "without",
+        ]  # fmt: skip
         started = time.perf_counter()
         result = subprocess.run(child, env=env, capture_output=True, text=True)  # noqa: S603
         wall = time.perf_counter() - started
         if result.returncode != 0 or not report_path.exists():
             raise CommandError(f"ingest failed: {(result.stderr or result.stdout).strip()[-500:]}")
-        ours = json.loads(report_path.read_text())
-        self.print_ours(ours, wall)
-        if not options["no_seed"]:
-            self.run_seed(options, video, weights or "random", ours["frames"] / wall)
+        return json.loads(report_path.read_text()), wall
 
     def repeated(self, clip: Path, times: int, work: Path) -> Path:
         """The clip played ``times`` times in a row (stream copy with ffmpeg, no re-encode)."""
@@ -206,7 +233,12 @@ class Command(BaseCommand):
         )
         timer = StageTimer()
         started = time.perf_counter()
-        report = ingest_movie(movie.pk, from_scratch=True, timer=timer)
+        report = ingest_movie(
+            movie.pk,
+            from_scratch=True,
+            timer=timer,
+            appearances=options["appearances"] != "without",
+        )
         elapsed = time.perf_counter() - started
         if report.status != "done":
             raise CommandError(report.message)
@@ -218,6 +250,8 @@ class Command(BaseCommand):
                     "ingest_seconds": elapsed,
                     "timings": dict(timer.seconds),
                     "forward_seconds": forward.seconds(),
+                    "shots": movie.shots.count(),
+                    "appearances": movie.appearances.count(),
                 }
             )
         )

@@ -1,6 +1,8 @@
-"""``python manage.py search_faces``: the ranked, grouped results of a face or photo search.
+"""``python manage.py search_faces``: the ranked results of a face, appearance or photo search,
+by appearance (the default) or by near-duplicate group.
 
-    manage.py search_faces --face ID [--k N] [--movie ID] [--min-score X] [--json]
+    manage.py search_faces --face ID [--k N] [--movie ID] [--min-score X] [--group G] [--json]
+    manage.py search_faces --appearance ID [...]
     manage.py search_faces --image PATH [--face-index N] [--embedder NAME] [...]
 
 Runs the search the way the results pages and the JSON API do (``search.queries``); a photo
@@ -21,10 +23,19 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from faces.models import unpack_vector
 from movies.models import Movie
+from search import services
+from search.appearance_cards import AppearanceCard
 from search.photos import PhotoRejected, analyse_photo, read_photo
 from search.presentation import GroupCard
-from search.queries import Answer, ImageFileQuery, QueryNotFound, face_query, run
-from search.services import DEFAULT_K, SearchError, check_filters
+from search.queries import (
+    Answer,
+    ImageFileQuery,
+    QueryNotFound,
+    appearance_query,
+    face_query,
+    run,
+)
+from search.services import DEFAULT_K, GROUPINGS, SearchError, check_filters
 
 
 class Command(BaseCommand):
@@ -37,6 +48,9 @@ class Command(BaseCommand):
         query = parser.add_mutually_exclusive_group(required=True)
         query.add_argument("--face", type=int, metavar="ID", help="id of a stored face")
         query.add_argument("--image", type=Path, metavar="PATH", help="a photo with a face")
+        query.add_argument(
+            "--appearance", type=int, metavar="ID", help="a stored appearance (its mean vector)"
+        )
         parser.add_argument(
             "--face-index",
             type=int,
@@ -52,6 +66,12 @@ class Command(BaseCommand):
         parser.add_argument("--movie", type=int, metavar="ID", help="only faces of this movie")
         parser.add_argument("--min-score", type=float, metavar="X", help="lowest similarity")
         parser.add_argument("--exact", action="store_true", help="force an exact scan")
+        parser.add_argument(
+            "--group",
+            choices=GROUPINGS,
+            default=None,
+            help=f"by appearance or near-duplicate group (default {services.DEFAULT_GROUP})",
+        )
         parser.add_argument("--json", action="store_true", help="print JSON")
 
     def handle(self, *args, **options) -> None:
@@ -66,8 +86,14 @@ class Command(BaseCommand):
             "movie_id": options["movie"],
             "min_score": options["min_score"],
             "exact": options["exact"],
+            "group": options["group"] or services.DEFAULT_GROUP,
         }
-        if options["face"] is not None:
+        if options["appearance"] is not None:
+            try:
+                query = appearance_query(options["appearance"])
+            except QueryNotFound as error:
+                raise CommandError(str(error)) from error
+        elif options["face"] is not None:
             try:
                 query = face_query(options["face"])
             except QueryNotFound as error:
@@ -78,7 +104,7 @@ class Command(BaseCommand):
         answer = run(query, filters)
         if answer.result is None:
             raise CommandError(answer.error)
-        groups = answer.cards(answer.result.groups)
+        groups = answer.cards(answer.result.entries)
         if options["json"]:
             # No request, so no host: URLs are site paths (/media/..., /frames/<id>/).
             document = {**answer.summary_json(), "results": [group.as_json() for group in groups]}
@@ -108,7 +134,7 @@ class Command(BaseCommand):
         boxes = [list(face["box"]) for face in faces]
         return ImageFileQuery(path, embedder, boxes, chosen, vectors[chosen])
 
-    def _print(self, answer: Answer, groups: list[GroupCard]) -> None:
+    def _print(self, answer: Answer, groups: list[GroupCard] | list[AppearanceCard]) -> None:
         query, result = answer.query, answer.result
         if isinstance(query, ImageFileQuery):
             self.stdout.write(
@@ -119,6 +145,9 @@ class Command(BaseCommand):
             self.stdout.write(f"Query: face {result.query_face_id}, {result.embedder}")
         if answer.empty_reason:
             self.stdout.write(answer.empty_reason)
+            return
+        if result.group == "appearance":
+            self._print_appearances(answer, groups)
             return
         self.stdout.write(f"{len(result.hits)} results in {len(result.groups)} groups\n")
         self.stdout.write(
@@ -132,4 +161,20 @@ class Command(BaseCommand):
                 f"{rank:>3}  {card.face_id:>8}  {card.score:>7.4f}  "
                 f"{card.movie_title[:24]:<24} {card.frame_index:>7}  "
                 f"{card.timestamp_display:>8}  {duplicates}"
+            )
+
+    def _print_appearances(self, answer: Answer, cards: list[AppearanceCard]) -> None:
+        result = answer.result
+        self.stdout.write(f"{len(result.hits)} faces in {len(cards)} appearances\n")
+        self.stdout.write(
+            f"{'#':>3}  {'appear.':>7}  {'score':>7}  {'movie':<24} {'shot':>4}  "
+            f"{'on screen':<23}  faces  best face"
+        )
+        for rank, card in enumerate(cards, start=1):
+            item = card.item
+            self.stdout.write(
+                f"{rank:>3}  {item['id'] if item['id'] is not None else '-':>7}  "
+                f"{card.best.score:>7.4f}  {card.best.movie_title[:24]:<24} "
+                f"{item['shot_index'] if item['shot_index'] is not None else '-':>4}  "
+                f"{card.span_display:<23}  {item['face_count']:>5}  {card.best.face_id}"
             )

@@ -1,0 +1,62 @@
+"""What an ingest run tells its caller: progress while it runs, and a report at the end."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from movies.models import Movie
+
+
+@dataclass(frozen=True)
+class IngestProgress:
+    """What a progress callback gets before the first batch and after each one."""
+
+    movie_id: int
+    title: str
+    next_frame_index: int
+    total_frames: int | None
+    frames_sampled: int
+    faces_found: int
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did: the command prints ``message``, the rq job returns
+    ``as_dict()``. The ``_added`` counts are this run's, the others the movie's."""
+
+    movie_id: int
+    title: str
+    status: str
+    frames_sampled: int = 0
+    faces_found: int = 0
+    frames_added: int = 0
+    faces_added: int = 0
+    resumed_from: int = 0
+    seconds: float = 0.0
+    error: str = ""
+    already_done: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (Movie.Status.DONE, Movie.Status.CANCELLED)
+
+    @property
+    def message(self) -> str:
+        if self.status == Movie.Status.FAILED:
+            return f"failed: {self.error}"
+        if self.status == Movie.Status.CANCELLED:
+            return f"cancelled after {self.frames_sampled} sampled frames (resumable)"
+        if self.already_done:
+            return (
+                f"already ingested ({self.frames_sampled} frames, {self.faces_found} faces); "
+                "re-ingest from scratch to redo it"
+            )
+        resumed = f" (resumed at frame {self.resumed_from})" if self.resumed_from else ""
+        if self.faces_found == 0:
+            return f"done: {self.frames_sampled} frames sampled, no faces found{resumed}"
+        return f"done: {self.frames_sampled} frames sampled, {self.faces_found} faces{resumed}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
