@@ -62,9 +62,13 @@ class MovieChangeForm(MovieSettingsForm):
                 self.instance, sampling, from_scratch=cleaned.get("from_scratch", False)
             )
         except SettingsConflict as exc:
-            raise forms.ValidationError(
-                f"{exc} (tick “Re-ingest from scratch”).", code="settings_conflict"
-            ) from exc
+            # Staff who may not run ingests have no such box (the admin removes the field).
+            hint = (
+                " (tick “Re-ingest from scratch”)"
+                if "from_scratch" in self.fields
+                else "; someone who may run ingests can re-ingest it from scratch"
+            )
+            raise forms.ValidationError(f"{exc}{hint}.", code="settings_conflict") from exc
         return cleaned
 
 

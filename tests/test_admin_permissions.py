@@ -18,6 +18,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from movies.ingest import ingest_movie
 from movies.models import Movie
 from movies.registration import register_movie
 from tests.ingest_helpers import faceless_clip
@@ -171,3 +172,17 @@ def test_superusers_see_the_ingest_fields(staff_client, movie):
     assert 'name="from_scratch"' in staff_client.get(change).content.decode()
     add = reverse("admin:movies_movie_add")
     assert 'name="ingest_now"' in staff_client.get(add).content.decode()
+
+
+def test_a_settings_conflict_does_not_point_an_editor_at_a_box_they_lack(client, editor, tmp_path):
+    movie, _ = register_movie(
+        path=faceless_clip(tmp_path / "gradients.mp4"), sample_every=4, embedder="dlib-resnet"
+    )
+    assert ingest_movie(movie.pk).status == "done"
+    client.force_login(editor)
+    data = {"title": movie.title, "sample_every": 2, "embedder": movie.embedder,
+            "min_face": movie.min_face}  # fmt: skip
+    page = client.post(reverse("admin:movies_movie_change", args=[movie.pk]), data)
+    text = page.content.decode()
+    assert "someone who may run ingests can re-ingest it from scratch" in text
+    assert "tick “Re-ingest from scratch”" not in text
