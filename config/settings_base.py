@@ -139,6 +139,9 @@ FACEFINDER_MEDIA_SERVING = env.str("FACEFINDER_MEDIA_SERVING", default="django")
 FACEFINDER_MEDIA_INTERNAL_PREFIX = env.str(
     "FACEFINDER_MEDIA_INTERNAL_PREFIX", default="/protected-media/"
 )
+# x-accel mode: the nginx internal location of each import folder, as folder=prefix pairs
+# ("/srv/films=/protected-import/films/"), for the videos of movies added by server path.
+FACEFINDER_IMPORT_INTERNAL_PREFIXES = env.dict("FACEFINDER_IMPORT_INTERNAL_PREFIXES", default={})
 # Seconds a browser may reuse a media file without asking again (privately: never shared caches).
 FACEFINDER_MEDIA_MAX_AGE = env.int("FACEFINDER_MEDIA_MAX_AGE", default=3600)
 

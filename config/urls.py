@@ -18,6 +18,7 @@ urlpatterns = [
         name="media",
     ),
     path("", include("movies.urls")),
+    path("", include("faces.urls")),
     path("search/", include("search.urls")),
     # The JSON API: one root, each app's endpoints below it (see config/api_urls.py).
     path("api/", include("config.api_urls")),

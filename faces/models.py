@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from django.db import models
+from django.urls import reverse
 
 from movies.models import Frame, Movie, Shot
 
@@ -109,6 +110,9 @@ class Appearance(models.Model):
 
     def __str__(self) -> str:
         return f"Appearance {self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("faces:appearance", args=[self.pk])
 
     @property
     def duration_seconds(self) -> float:

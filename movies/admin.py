@@ -24,6 +24,7 @@ from movies.errors import AlreadyQueued, QueueUnavailable
 from movies.forms import MovieAddForm, MovieChangeForm
 from movies.jobs import cancel_ingest, enqueue_ingest, enqueue_rebuild
 from movies.models import Frame, Movie
+from movies.playback import codec_label, movie_support, record_video_format
 from movies.registration import add_movie, movie_with_checksum, update_movie
 
 MAX_POLLED = 200
@@ -77,7 +78,13 @@ class MovieAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "embedder")
     search_fields = ("title", "file_name", "checksum")
-    actions = ("ingest", "reingest_from_scratch", "cancel", "rebuild_appearances")
+    actions = (
+        "ingest",
+        "reingest_from_scratch",
+        "cancel",
+        "rebuild_appearances",
+        "read_video_format",
+    )
     readonly_fields = (
         "status_display",
         "progress_display",
@@ -89,6 +96,7 @@ class MovieAdmin(admin.ModelAdmin):
         "frame_count",
         "duration_display",
         "resolution",
+        "video_format",
         *INGEST_FIELDS,
     )
     fieldsets = (
@@ -98,7 +106,7 @@ class MovieAdmin(admin.ModelAdmin):
             "File",
             {"fields": ("source_display", "size_bytes", "checksum", "fps", "frame_count")},
         ),
-        ("Video", {"fields": ("duration_display", "resolution")}),
+        ("Video", {"fields": ("duration_display", "resolution", "video_format")}),
         ("Ingest", {"fields": INGEST_FIELDS}),
     )
     add_fieldsets = (
@@ -216,7 +224,9 @@ class MovieAdmin(admin.ModelAdmin):
                 messages.INFO,
             )
 
-    @admin.action(description="Rebuild shots and appearances of selected movies")
+    @admin.action(
+        permissions=["ingest"], description="Rebuild shots and appearances of selected movies"
+    )
     def rebuild_appearances(self, request: HttpRequest, queryset: QuerySet[Movie]) -> None:
         queued = []
         for movie in queryset:
@@ -236,6 +246,24 @@ class MovieAdmin(admin.ModelAdmin):
                 "needs the video files (shots are found in the video) and reuses the faces.",
                 messages.SUCCESS,
             )
+
+    @admin.action(
+        permissions=["change"],
+        description="Read the video format of selected movies (for the player)",
+    )
+    def read_video_format(self, request: HttpRequest, queryset: QuerySet[Movie]) -> None:
+        problems = [
+            f"{movie}: {problem}" for movie in queryset if (problem := record_video_format(movie))
+        ]
+        read = queryset.count() - len(problems)
+        if read:
+            self.message_user(
+                request,
+                f"Read the video format of {read} movie{'s' if read != 1 else ''}.",
+                messages.SUCCESS,
+            )
+        for problem in problems:
+            self.message_user(request, f"Not read: {problem}.", messages.ERROR)
 
     def _enqueue(self, request: HttpRequest, movies: list[Movie], *, from_scratch: bool) -> None:
         queued, skipped = [], []
@@ -333,6 +361,18 @@ class MovieAdmin(admin.ModelAdmin):
         return hms(movie.duration_seconds) if movie.duration_seconds else "-"
 
     @admin.display(description="Source")
+    @admin.display(description="Format")
+    def video_format(self, movie: Movie) -> str:
+        """Container and codecs, and whether browsers play them (movies.playback)."""
+        if not movie.container:
+            return "not read yet (action “Read the video format”)"
+        codecs = [codec_label(movie.video_codec)]
+        codecs += [codec_label(movie.audio_codec)] if movie.audio_codec else ["no sound"]
+        support = movie_support(movie)
+        verdict = "plays in browsers" if support.plays else "does not play in browsers"
+        note = f": {support.note}" if support.note else ""
+        return f"{movie.container}, {', '.join(codecs)}; {verdict}{note}"
+
     def source_display(self, movie: Movie) -> str:
         if movie.upload:
             return f"upload: {movie.upload.name}"

@@ -6,4 +6,5 @@ class MoviesConfig(AppConfig):
     verbose_name = "Movies"
 
     def ready(self) -> None:
-        from movies import signals  # noqa: F401  (connects the delete handler)
+        # Registers the start-up checks and connects the delete handler.
+        from movies import checks, signals  # noqa: F401

@@ -202,6 +202,10 @@ def _start(movie: Movie, plan: _Plan) -> None:
         duration_seconds=info.duration_seconds,
         width=info.width,
         height=info.height,
+        container=info.container,
+        video_codec=info.codec,
+        audio_codec=info.audio_codec,
+        video_start_seconds=info.start_seconds,
         **_stored_counts(movie),
     )
     _reload(movie)

@@ -124,6 +124,15 @@ class Movie(models.Model):
     duration_seconds = models.FloatField(null=True, blank=True)
     width = models.IntegerField(null=True, blank=True)
     height = models.IntegerField(null=True, blank=True)
+    # What the probe read (movies.video.VideoInfo): the container's short name ("mp4", "webm",
+    # "matroska", ...) and FFmpeg's codec names; all "" until the file was probed, audio_codec
+    # "" too for a file without sound. movies.playback decides from them whether it plays.
+    container = models.CharField(max_length=32, blank=True)
+    video_codec = models.CharField(max_length=32, blank=True)
+    audio_codec = models.CharField(max_length=32, blank=True)
+    # Frame timestamps count from the first frame; a player counts from the file's zero, where
+    # the first frame shows at this time (VideoInfo.start_seconds).
+    video_start_seconds = models.FloatField(default=0.0)
 
     sample_every = models.PositiveIntegerField(
         default=25,

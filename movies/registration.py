@@ -18,13 +18,15 @@ from movies.models import Frame, Movie
 
 def import_dirs() -> list[Path]:
     """The folders below which staff may name server files (relative ones from BASE_DIR)."""
-    folders = []
-    for raw in settings.FACEFINDER_IMPORT_DIRS:
-        folder = Path(raw).expanduser()
-        if not folder.is_absolute():
-            folder = Path(settings.BASE_DIR) / folder
-        folders.append(folder.resolve())
-    return folders
+    return [resolve_folder(raw) for raw in settings.FACEFINDER_IMPORT_DIRS]
+
+
+def resolve_folder(raw: str) -> Path:
+    """A folder named in a setting, as a real path (a relative one taken from BASE_DIR)."""
+    folder = Path(raw).expanduser()
+    if not folder.is_absolute():
+        folder = Path(settings.BASE_DIR) / folder
+    return folder.resolve()
 
 
 def resolve_import_path(raw: str) -> Path:

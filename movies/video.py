@@ -43,13 +43,24 @@ class VideoError(Exception):
 
 @dataclass(frozen=True)
 class VideoInfo:
+    # The container by its usual short name: "mp4", "mov", "webm", "matroska", "avi",
+    # "mpegts", ... (``container_name``); with the codecs it decides whether a browser can play
+    # the file (movies.playback).
+    container: str
+    # Codecs by FFmpeg's canonical names ("h264", "hevc", "vp9", "av1"; "aac", "opus");
+    # audio_codec is "" when the file has no sound.
     codec: str
+    audio_codec: str
     width: int
     height: int
     fps: float
     # Exact count from the container's index (MP4, MOV, AVI); None for Matroska/WebM.
     frame_count: int | None
     duration_seconds: float | None
+    # When the first frame is shown on the file's own timeline, which a browser's player
+    # counts in: frame ``i`` plays at ``start_seconds + i / fps`` (often 0; an MP4 may hold its
+    # video back behind a second of sound).
+    start_seconds: float = 0.0
 
     @property
     def estimated_frames(self) -> int | None:
@@ -91,6 +102,7 @@ def probe_video(path: Path) -> VideoInfo:
             kinds = ", ".join(sorted({s.type for s in streams})) or "none"
             raise VideoError(f"no video stream (streams found: {kinds})")
         stream = videos[0]
+        audios = [s for s in streams if s.type == "audio"]
         width, height = stream.codec_context.width, stream.codec_context.height
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate else 0.0
@@ -100,18 +112,64 @@ def probe_video(path: Path) -> VideoInfo:
         elif container.duration:
             duration = container.duration / av.time_base
         info = VideoInfo(
-            codec=stream.codec_context.name,
+            container=container_name(path, format_name, container.metadata),
+            codec=_codec_name(stream),
+            audio_codec=_codec_name(audios[0]) if audios else "",
             width=int(width or 0),
             height=int(height or 0),
             fps=fps,
             frame_count=int(stream.frames) if stream.frames and stream.frames > 0 else None,
             duration_seconds=duration,
+            start_seconds=_start_seconds(stream),
         )
     if not info.width or not info.height:
         raise VideoError(f"the video stream ({info.codec}) has no picture size")
     if info.fps <= 0:
         raise VideoError(f"the video stream ({info.codec}) has no frame rate")
     return info
+
+
+def container_name(path: Path, format_name: str, metadata: dict[str, str]) -> str:
+    """The container's short name from FFmpeg's demuxer name, which covers families.
+
+    One demuxer reads MP4 and QuickTime (told apart by the major brand ``qt``), one reads
+    Matroska and WebM (told apart by the DocType in the file's EBML header); otherwise the
+    demuxer's first name ("avi", "mpegts", "mpeg", "asf").
+    """
+    names = format_name.split(",")
+    if "mp4" in names:
+        return "mov" if metadata.get("major_brand", "").strip() == "qt" else "mp4"
+    if "matroska" in names:
+        return "webm" if _ebml_doctype(path) == "webm" else "matroska"
+    return names[0]
+
+
+def _ebml_doctype(path: Path) -> str:
+    """The DocType element (ID 0x4282) of a Matroska file's EBML header: "matroska" or "webm"."""
+    with Path(path).open("rb") as handle:
+        header = handle.read(256)
+    at = header.find(b"\x42\x82")
+    if at < 0 or at + 3 > len(header):
+        return ""
+    size_byte = header[at + 2]
+    # The element size is an EBML variable-length integer; a DocType fits its one-byte form.
+    if not size_byte & 0x80:
+        return ""
+    size = size_byte & 0x7F
+    return header[at + 3 : at + 3 + size].decode("ascii", "replace")
+
+
+def _start_seconds(stream: av.stream.Stream) -> float:
+    if stream.start_time is None or not stream.time_base:
+        return 0.0
+    return max(0.0, float(stream.start_time * stream.time_base))
+
+
+def _codec_name(stream: av.stream.Stream) -> str:
+    """FFmpeg's name of the stream's format ("av1", "mp3"), not of the decoder that reads it
+    ("libdav1d", "mp3float")."""
+    codec = stream.codec_context.codec
+    return codec.canonical_name or codec.name
 
 
 def _check_file(path: Path) -> None:

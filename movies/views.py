@@ -15,7 +15,9 @@ from django.shortcuts import get_object_or_404
 from django.views.generic import DetailView, ListView
 
 from faces.models import Face
+from faces.timeline import movie_timeline
 from movies.models import Frame, Movie
+from movies.playback import playback_for
 
 # Columns a face box needs; the embedding (and landmarks) stay in the database.
 FACE_BOX_FIELDS = (
@@ -79,7 +81,8 @@ class MovieListView(LoginRequiredMixin, ForgivingPaginationMixin, ListView):
 
 
 class MovieDetailView(LoginRequiredMixin, ForgivingPaginationMixin, ListView):
-    """One movie: a paginated grid of the frames that have faces, faces outlined."""
+    """One movie: its timeline of shots and appearances, and a paginated grid of the frames
+    that have faces, faces outlined."""
 
     template_name = "movies/movie_detail.html"
     context_object_name = "frames"
@@ -94,6 +97,10 @@ class MovieDetailView(LoginRequiredMixin, ForgivingPaginationMixin, ListView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["movie"] = self.movie
+        context["timeline"] = movie_timeline(self.movie)
+        # Why its appearances cannot be played (file gone, format), for a movie that names a file.
+        has_file = bool(self.movie.upload or self.movie.source_path)
+        context["playback"] = playback_for(self.movie) if has_file else None
         for frame in context["frames"]:
             frame.movie = self.movie  # Frame.name reads the movie; no query per frame.
         return context

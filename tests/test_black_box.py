@@ -43,6 +43,7 @@ from tests.factories import (
     make_query_photo,
     make_shot,
 )
+from tests.shared_data import HAMILTON_CLIP
 
 pytestmark = pytest.mark.django_db
 
@@ -142,6 +143,8 @@ ROUTES: dict[str, Route] = {
     # Movies.
     "": Route(LOGIN, PAGE),
     "movies/<int:pk>/": Route(LOGIN, PAGE, _movie),
+    "movies/<int:pk>/video/": Route(LOGIN, PAGE, _movie),
+    "appearances/<int:pk>/": Route(LOGIN, PAGE, lambda w: {"pk": w.appearance_id}),
     "frames/<int:pk>/": Route(LOGIN, PAGE, _frame),
     # Search pages.
     "search/face/<int:face_id>/": Route(LOGIN, PAGE, _face),
@@ -259,6 +262,8 @@ def world(user, other_user) -> World:
     anna_faces = list(Face.objects.filter(pk__in=library.faces["anna"][:2]))
     shot = make_shot(library.movie, 0, 0, anna_faces[-1].frame_index)
     appearance = make_appearance(shot, anna_faces)
+    # A real video file, so that the player's URL has bytes to serve.
+    Movie.objects.filter(pk=library.movie.pk).update(source_path=str(HAMILTON_CLIP))
     return World(
         movie=library.movie,
         frame=anna.frame,

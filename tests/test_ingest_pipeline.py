@@ -22,6 +22,9 @@ def test_hamilton_clip_is_stored_frame_by_frame_with_embedded_faces(hamilton_mov
         640,
         360,
     )
+    # What the player needs to know about the file (movies.playback).
+    assert (movie.container, movie.video_codec, movie.audio_codec) == ("mp4", "h264", "aac")
+    assert movie.video_start_seconds == pytest.approx(0.852, abs=0.001)
     indexes = list(Frame.objects.filter(movie=movie).values_list("index", flat=True))
     assert indexes == list(range(0, 275, 5))
     assert movie.frames_sampled == 55

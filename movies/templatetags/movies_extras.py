@@ -3,7 +3,8 @@
 
 ``{% load movies_extras %}`` then:
 
-* ``{{ seconds|hms }}`` → ``"1:02:03"`` (h:mm:ss; hours always shown, never negative).
+* ``{{ seconds|hms }}`` → ``"1:02:03"`` (h:mm:ss; hours always shown, never negative);
+  ``{{ seconds|hms:1 }}`` → ``"1:02:03.4"`` (tenths: appearances last a few seconds).
 * ``{% face_box_style face frame %}`` → ``"left:12.5%;top:20%;width:10%;height:15%"``, the face's
   box as percentages of its frame, for a box element absolutely positioned over the frame
   image (``.frame-figure`` / ``.face-box`` in site.css). The image itself is never re-encoded.
@@ -25,9 +26,13 @@ register = template.Library()
 
 
 @register.filter(name="hms")
-def hms_filter(seconds: Any) -> str:
-    """``{{ seconds|hms }}``: see ``movies.display.hms``."""
-    return hms(seconds)
+def hms_filter(seconds: Any, digits: Any = 0) -> str:
+    """``{{ seconds|hms }}``, ``{{ seconds|hms:1 }}`` with tenths: see ``movies.display.hms``."""
+    try:
+        digits = max(0, min(3, int(digits)))
+    except (TypeError, ValueError):
+        digits = 0
+    return hms(seconds, digits)
 
 
 @register.simple_tag
