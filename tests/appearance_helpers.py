@@ -23,7 +23,6 @@ from tests.factories import (
     make_shot,
     unit,
 )
-from tests.shared_data import shots as hamilton_shots
 
 FPS = 25.0
 EVERY = 5
@@ -82,29 +81,3 @@ def make_film(title: str = "Gala", **movie_fields) -> Film:
     movie.faces_found = sum(len(found) for found in faces.values())
     movie.save()
     return film
-
-
-def add_hamilton_appearances(movie: Movie) -> list[Appearance]:
-    """Shots of the Hamilton clip as ``shots.csv`` has them, and in each shot the faces on the
-    left and on the right half of the frame as two appearances (a stand-in for real linking)."""
-    appearances = []
-    for index, truth in enumerate(hamilton_shots()):
-        shot = make_shot(movie, index, truth.first_frame, truth.last_frame)
-        in_shot = Face.objects.filter(
-            movie=movie, frame_index__gte=truth.first_frame, frame_index__lte=truth.last_frame
-        ).order_by("frame_index", "face_index")
-        # The largest face of each frame on each side.
-        sides: dict[bool, dict[int, Face]] = defaultdict(dict)
-        for face in in_shot:
-            side = sides[(face.x1 + face.x2) / 2 < movie.width / 2]
-            if face.frame_index not in side or _area(face) > _area(side[face.frame_index]):
-                side[face.frame_index] = face
-        for side in sides.values():
-            side_faces = list(side.values())
-            largest = max(side_faces, key=_area)
-            appearances.append(make_appearance(shot, side_faces, representative=largest))
-    return appearances
-
-
-def _area(face: Face) -> float:
-    return (face.x2 - face.x1) * (face.y2 - face.y1)

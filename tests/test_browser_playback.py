@@ -1,8 +1,7 @@
 """Headless Chromium: movie page -> timeline -> appearance page -> play from the appearance's
 start; each container the player is offered for plays through ``/movies/<id>/video/``.
 
-Shots and appearances come from the factories (``tests/appearance_helpers.py``) over the real
-Hamilton rows, so that these tests do not depend on how appearances are built. Screenshots of
+Shots and appearances are the real pipeline's (the ``hamilton_movie`` fixture). Screenshots of
 each page at desktop and phone widths go to ``$SCREENSHOT_DIR`` (default: the test's temporary
 folder).
 """
@@ -17,7 +16,7 @@ import pytest
 
 from faces.models import Appearance
 from movies.models import Movie
-from tests.appearance_helpers import add_hamilton_appearances, make_film
+from tests.appearance_helpers import make_film
 from tests.ingest_helpers import ffmpeg, needs_ffmpeg
 from tests.test_browser import Visitor, browser  # noqa: F401  (the module's browser fixture)
 
@@ -79,7 +78,7 @@ def video_state(page) -> dict:
 def test_movie_page_timeline_appearance_page_and_play_from_its_start(
     open_visitor, hamilton_movie, shots_folder
 ):
-    appearances = add_hamilton_appearances(hamilton_movie)
+    appearances = list(Appearance.objects.filter(movie=hamilton_movie).select_related("shot"))
     # Miranda's close-up: the longest appearance of the third shot (frames 82-210).
     close_up = max(
         (appearance for appearance in appearances if appearance.shot.index == 2),
@@ -185,7 +184,7 @@ def test_each_container_offered_to_the_player_plays_through_the_video_view(
 def test_a_movie_that_does_not_play_shows_frames_and_says_why(
     open_visitor, hamilton_movie, shots_folder
 ):
-    appearances = add_hamilton_appearances(hamilton_movie)
+    appearances = list(Appearance.objects.filter(movie=hamilton_movie).select_related("shot"))
     Movie.objects.filter(pk=hamilton_movie.pk).update(video_codec="hevc")
     visitor = open_visitor(DESKTOP)
     visitor.open(f"/appearances/{appearances[0].pk}/")
