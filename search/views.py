@@ -263,8 +263,8 @@ class SavedSearchListView(OwnSavedSearchMixin, ListView):
         return (
             super()
             .get_queryset()
-            .select_related("face__frame__movie", "photo", "movie")
-            .defer("face__embedding", "photo__embeddings")
+            .select_related("face__frame__movie", "photo", "appearance__movie", "movie")
+            .defer("face__embedding", "photo__embeddings", "appearance__embedding")
         )
 
 
@@ -297,7 +297,20 @@ class SavedSearchRunView(OwnSavedSearchMixin, View):
 
     def get(self, request, pk: int):
         saved = get_object_or_404(self.get_queryset(), pk=pk)
-        return HttpResponseRedirect(saved.get_results_url())
+        url = saved.get_results_url()
+        if url is None:
+            messages.error(request, gone_message(saved))
+            return HttpResponseRedirect(reverse("search:saved-list"))
+        return HttpResponseRedirect(url)
+
+
+def gone_message(saved: SavedSearch) -> str:
+    """Why a saved search cannot run: the appearance it was saved with is gone."""
+    return (
+        f"“{saved.name}” cannot run: the appearance it searched with no longer exists (its "
+        "movie's appearances were rebuilt, or the movie was removed). Open the movie, search "
+        "with one of its appearances and save that search; then delete this one."
+    )
 
 
 class SavedSearchRenameView(OwnSavedSearchMixin, UpdateView):
