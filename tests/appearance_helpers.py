@@ -11,6 +11,7 @@ import numpy as np
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
+from faces.appearances import delete_from
 from faces.models import Appearance, Face
 from movies.models import Movie
 from movies.storage import face_thumbnail_path
@@ -86,7 +87,9 @@ def make_film(title: str = "Gala", **movie_fields) -> Film:
 
 def add_hamilton_appearances(movie: Movie) -> list[Appearance]:
     """Shots of the Hamilton clip as ``shots.csv`` has them, and in each shot the faces on the
-    left and on the right half of the frame as two appearances (a stand-in for real linking)."""
+    left and on the right half of the frame as two appearances (a stand-in for real linking),
+    in place of the shots and appearances the real ingest gave ``hamilton_movie``."""
+    delete_from(movie.pk, 0)
     appearances = []
     for index, truth in enumerate(hamilton_shots()):
         shot = make_shot(movie, index, truth.first_frame, truth.last_frame)
