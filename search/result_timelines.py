@@ -8,7 +8,8 @@ movie without appearances, and with ``group=duplicate`` a group's leading face, 
 of its frame: one sampling interval from the frame's time, as an appearance's last frame counts.
 The near-duplicates of a group are not marked apart: they are the same moment as their leader,
 or shown beside it on the page. The result that holds the query face (or, searching with an
-appearance, that appearance) is marked as the query.
+appearance, that appearance, or by near-duplicate a group led by one of its faces) is marked as
+the query.
 
 Three queries whatever the number of results: the appearances, the faces, the movies.
 """
@@ -73,13 +74,13 @@ def result_timelines(
     }
     face_ids = [m.face_id for m in matches if m.appearance_id is None]
     moments = {
-        pk: (movie_id, timestamp)
-        for pk, movie_id, timestamp in Face.objects.filter(pk__in=face_ids).values_list(
-            "pk", "movie_id", "frame__timestamp"
-        )
+        pk: (movie_id, timestamp, appearance_id)
+        for pk, movie_id, timestamp, appearance_id in Face.objects.filter(
+            pk__in=face_ids
+        ).values_list("pk", "movie_id", "frame__timestamp", "appearance_id")
     }
     movie_ids = {movie_id for movie_id, *_ in spans.values()}
-    movie_ids |= {movie_id for movie_id, _ in moments.values()}
+    movie_ids |= {movie_id for movie_id, *_ in moments.values()}
     movies = Movie.objects.only(
         "pk", "title", "duration_seconds", "frame_count", "fps", "sample_every"
     ).in_bulk(movie_ids)
@@ -93,8 +94,10 @@ def result_timelines(
         else:
             if match.face_id not in moments:
                 continue
-            movie_id, start = moments[match.face_id]
+            movie_id, start, appearance_id = moments[match.face_id]
             end = start + _sampling_interval(movies.get(movie_id))
+            if query_appearance_id is not None and appearance_id == query_appearance_id:
+                match.marked = True  # by near-duplicate: a face of the query appearance leads
         if movie_id not in movies:
             continue
         page = (match.rank - 1) // per_page + 1

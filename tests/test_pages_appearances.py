@@ -267,7 +267,7 @@ def test_search_with_this_appearance_opens_its_results(user_client, film):
     results = user_client.get(f"/search/appearance/{anna.pk}/")
     assert results.status_code == 200
     html = text(results)
-    assert f"<h2>Appearance {anna.pk}</h2>" in html
+    assert f'<h2><a href="/appearances/{anna.pk}/">Appearance at 0:00:00.0</a></h2>' in html
     # The appearance itself is the best result, and its mark on the timeline is the query's.
     assert re.search(
         rf'id="result-1" class="result-group[^"]*"[^>]*data-appearance-id="{anna.pk}"', html

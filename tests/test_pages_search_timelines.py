@@ -171,3 +171,17 @@ def test_close_marks_take_separate_lanes(db):
     lanes = [[mark.appearance_id for mark in lane] for lane in strip.timeline.lanes]
     anna, ben = film.appearances["anna"].pk, film.appearances["ben"].pk
     assert not any(anna in lane and ben in lane for lane in lanes)
+
+
+def test_by_near_duplicate_the_groups_led_by_the_query_appearances_faces_are_marked(film):
+    ben = film.appearances["ben"]
+    answer = queries.answer(queries.appearance_query(ben.pk), {"group": "duplicate", "k": "60"})
+    (strip,) = strips_of(answer, per_page=100, query_appearance_id=ben.pk)
+    ben_faces = set(ben.faces.values_list("pk", flat=True))
+    led_by_ben = {
+        rank
+        for rank, group in enumerate(answer.result.groups, 1)
+        if group.leader.face_id in ben_faces
+    }
+    marked = {int(mark.url.removeprefix("#result-")) for mark in marks_of(strip) if mark.marked}
+    assert led_by_ben and marked == led_by_ben
