@@ -13,6 +13,7 @@ import re
 import pytest
 
 from faces.models import Appearance
+from movies.display import hms
 from movies.models import Movie
 from tests.test_browser import browser  # noqa: F401  (the module's browser fixture)
 from tests.test_browser_playback import (  # noqa: F401  (fixtures)
@@ -106,7 +107,10 @@ def test_movie_timeline_appearance_play_search_results_timelines_and_a_mark(
     visitor.submit("Save search")
     assert "Saved search Miranda's close-up" in page.locator(".save-box").inner_text()
     visitor.open("/search/saved/")
-    assert "Miranda's close-up" in page.locator("table").inner_text()
+    row = page.locator("table tbody tr").filter(has_text="Miranda's close-up")
+    span = f"{hms(close_up.start_seconds, 1)}\u2013{hms(close_up.end_seconds, 1)}"
+    assert f"Appearance {span} in {movie.title}" in row.inner_text()
+    page.screenshot(path=str(shots_folder / "saved-desktop.png"), full_page=True)
     visitor.open(f"/search/appearance/{close_up.pk}/?group=duplicate")
     assert page.locator(".result-timelines a.timeline-mark").count() > 0
     visitor.images_loaded(".result-list img")
@@ -118,6 +122,7 @@ def test_movie_timeline_appearance_play_search_results_timelines_and_a_mark(
     for name, path in (
         ("movie", f"/movies/{movie.pk}/"),
         ("appearance", f"/appearances/{close_up.pk}/"),
+        ("saved", "/search/saved/"),
         ("results", f"/search/appearance/{close_up.pk}/"),
     ):
         phone.open(path)
