@@ -7,12 +7,15 @@ from search.models import QueryPhoto, SavedSearch
 
 @admin.register(SavedSearch)
 class SavedSearchAdmin(admin.ModelAdmin):
-    list_display = ["name", "owner", "face", "photo", "k", "movie", "min_score", "updated_at"]
-    list_filter = ["updated_at"]
+    list_display = [
+        "name", "owner", "kind", "face", "photo", "appearance", "k", "movie", "min_score",
+        "updated_at",
+    ]  # fmt: skip
+    list_filter = ["kind", "updated_at"]
     search_fields = ["name", "owner__username"]
     list_select_related = ["owner", "movie"]
-    raw_id_fields = ["owner", "face", "photo", "movie"]
-    readonly_fields = ["created_at", "updated_at"]
+    raw_id_fields = ["owner", "face", "photo", "appearance", "movie"]
+    readonly_fields = ["kind", "created_at", "updated_at"]
 
 
 @admin.register(QueryPhoto)

@@ -6,7 +6,7 @@ from django import forms
 from django.conf import settings
 from django.core.validators import MaxValueValidator
 
-from faces.models import Face
+from faces.models import Appearance, Face
 from movies.models import Movie
 from search import services
 from search.models import QueryPhoto, SavedSearch
@@ -102,12 +102,14 @@ class _UniqueNameMixin:
 
 
 class SaveSearchForm(_UniqueNameMixin, forms.Form):
-    """Save what the results page shows: a stored face or one face of the user's photo."""
+    """Save what the results page shows: a stored face, one face of the user's photo, or an
+    appearance."""
 
     name = forms.CharField(max_length=120)
     face = forms.IntegerField(required=False, widget=forms.HiddenInput)
     photo = forms.IntegerField(required=False, widget=forms.HiddenInput)
     photo_face_index = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+    appearance = forms.IntegerField(required=False, widget=forms.HiddenInput)
     k = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
     movie = forms.ModelChoiceField(
         queryset=Movie.objects.only("id"), required=False, widget=forms.HiddenInput
@@ -130,13 +132,24 @@ class SaveSearchForm(_UniqueNameMixin, forms.Form):
                 "account may keep; delete some you no longer need first."
             )
         face_id, photo_id = data.get("face"), data.get("photo")
-        if (face_id is None) == (photo_id is None):
-            raise forms.ValidationError("A saved search needs either a face or a photo.")
+        appearance_id = data.get("appearance")
+        if sum(value is not None for value in (face_id, photo_id, appearance_id)) != 1:
+            raise forms.ValidationError(
+                "A saved search needs one face, one photo or one appearance to search with."
+            )
         if face_id is not None:
             face = Face.objects.without_embeddings().filter(pk=face_id).first()
             if face is None:
                 raise forms.ValidationError("That face no longer exists.")
             data["face_obj"] = face
+        elif appearance_id is not None:
+            appearance = Appearance.objects.without_embeddings().filter(pk=appearance_id).first()
+            if appearance is None:
+                raise forms.ValidationError(
+                    "That appearance no longer exists (its movie's appearances may have been "
+                    "rebuilt); open the movie and search with one of its appearances again."
+                )
+            data["appearance_obj"] = appearance
         else:
             photo = QueryPhoto.objects.filter(pk=photo_id, owner=self.owner).first()
             index = data.get("photo_face_index")
@@ -155,6 +168,7 @@ class SaveSearchForm(_UniqueNameMixin, forms.Form):
             face=data.get("face_obj"),
             photo=data.get("photo_obj"),
             photo_face_index=data.get("photo_face_index") if data.get("photo_obj") else None,
+            appearance=data.get("appearance_obj"),
             k=data.get("k") or DEFAULT_K,
             movie=data.get("movie"),
             min_score=data.get("min_score"),

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from faces.models import Face, unpack_vector
+from faces.models import Appearance, Face, unpack_vector
 from movies.models import Movie
 
 
@@ -72,11 +72,21 @@ class QueryPhoto(models.Model):
 
 
 class SavedSearch(models.Model):
-    """A search kept under a name: a stored face, or one face of an uploaded photo, plus filters.
+    """A search kept under a name: a stored face, one face of an uploaded photo, or an
+    appearance, plus filters.
 
-    Exactly one of ``face`` and ``photo`` is set. Deleting a movie deletes its faces and with
-    them the saved searches that asked about them (there is nothing left to re-run).
+    Exactly one of ``face``, ``photo`` and ``appearance`` is set when it is saved, and ``kind``
+    records which (set by ``save``). Deleting a movie deletes its faces and with them the saved
+    searches that asked about them (there is nothing left to re-run). An appearance is another
+    matter: rebuilding a movie's appearances replaces them all, so a search saved with one
+    keeps its name and filters with ``appearance`` emptied, and says that its appearance is
+    gone (``query_gone``) instead of vanishing from its owner's list.
     """
+
+    class Kind(models.TextChoices):
+        FACE = "face", "face"
+        PHOTO = "photo", "photo"
+        APPEARANCE = "appearance", "appearance"
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_searches"
@@ -89,6 +99,14 @@ class SavedSearch(models.Model):
         QueryPhoto, null=True, blank=True, on_delete=models.CASCADE, related_name="saved_searches"
     )
     photo_face_index = models.IntegerField(null=True, blank=True)
+    appearance = models.ForeignKey(
+        Appearance,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="saved_searches",
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.FACE)
     k = models.PositiveIntegerField(default=20)
     movie = models.ForeignKey(
         Movie, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
@@ -104,12 +122,31 @@ class SavedSearch(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        # The kind follows the query it was saved with, and stays when an appearance goes.
+        if self.appearance_id is not None:
+            self.kind = self.Kind.APPEARANCE
+        elif self.photo_id is not None:
+            self.kind = self.Kind.PHOTO
+        elif self.face_id is not None:
+            self.kind = self.Kind.FACE
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("search:saved-run", args=[self.pk])
 
     @property
     def is_photo_search(self) -> bool:
         return self.photo_id is not None
+
+    @property
+    def is_appearance_search(self) -> bool:
+        return self.kind == self.Kind.APPEARANCE
+
+    @property
+    def query_gone(self) -> bool:
+        """Its appearance no longer exists (the movie's appearances were rebuilt or removed)."""
+        return self.is_appearance_search and self.appearance_id is None
 
     def filter_params(self) -> dict[str, str]:
         params = {"k": str(self.k)}
@@ -119,9 +156,14 @@ class SavedSearch(models.Model):
             params["min_score"] = f"{self.min_score:g}"
         return params
 
-    def get_results_url(self) -> str:
-        """The results page this search re-runs on, with its filters."""
-        if self.is_photo_search:
+    def get_results_url(self) -> str | None:
+        """The results page this search re-runs on, with its filters; None when its query is
+        gone (``query_gone``)."""
+        if self.query_gone:
+            return None
+        if self.is_appearance_search:
+            base = reverse("search:appearance", args=[self.appearance_id])
+        elif self.is_photo_search:
             base = reverse("search:photo-results", args=[self.photo_id, self.photo_face_index])
         else:
             base = reverse("search:face", args=[self.face_id])

@@ -28,6 +28,7 @@ from django.http import Http404, QueryDict
 
 from faces.listing import appearance_item
 from faces.models import Appearance, Face, unpack_vector
+from faces.timeline import span_label
 from search import services
 from search.appearance_cards import AppearanceCard, appearance_cards
 from search.forms import SearchFiltersForm
@@ -146,6 +147,14 @@ class AppearanceQuery:
     def as_json(self, absolute: Absolute = None) -> dict:
         return {"type": "appearance", **appearance_item(self.appearance)}
 
+    def save_initial(self) -> dict:
+        return {"appearance": self.appearance.pk}
+
+    def default_name(self) -> str:
+        appearance = self.appearance
+        span = span_label(appearance.start_seconds, appearance.end_seconds)
+        return f"Appearance {span} in {appearance.movie.title}"
+
 
 @dataclass
 class ImageFileQuery:
@@ -183,7 +192,7 @@ def face_query(face_id: int) -> FaceQuery:
 
 def appearance_query(appearance_id: int) -> AppearanceQuery:
     appearance = (
-        Appearance.objects.select_related("shot", "representative_face__frame__movie")
+        Appearance.objects.select_related("movie", "shot", "representative_face__frame__movie")
         .filter(pk=appearance_id)
         .first()
     )

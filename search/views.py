@@ -37,6 +37,7 @@ from search.forms import (
 from search.models import SavedSearch
 from search.photos import PhotoRejected, store_query_photo
 from search.queries import AppearanceQuery, FaceQuery, PhotoQuery
+from search.result_timelines import result_timelines
 
 
 class ResultsPageMixin:
@@ -44,7 +45,7 @@ class ResultsPageMixin:
 
     template_name = "search/results.html"
 
-    def get_query(self) -> FaceQuery | PhotoQuery:
+    def get_query(self) -> FaceQuery | PhotoQuery | AppearanceQuery:
         raise NotImplementedError
 
     def query_context(self, query) -> dict:
@@ -98,9 +99,26 @@ class ResultsPageMixin:
                 "page_obj": page,
                 "groups": answer.cards(page.object_list),
                 "page_range": paginator.get_elided_page_range(page.number, on_ends=1),
+                "timelines": self._timelines(answer, paginator.per_page, page.number),
             }
         )
+        context["timelines_mark_query"] = any(
+            strip.timeline.marked is not None for strip in context["timelines"]
+        )
         return context
+
+    def _timelines(self, answer: queries.Answer, per_page: int, page_number: int) -> list:
+        """Where every result (all pages) falls on its movie's timeline."""
+        query_string = self._query_string(exclude=("page",))
+        prefix = f"?{query_string}&page=" if query_string else "?page="
+        appearance = getattr(answer.query, "appearance", None)
+        return result_timelines(
+            answer.result,
+            per_page=per_page,
+            page_number=page_number,
+            page_url=lambda number: f"{prefix}{number}",
+            query_appearance_id=appearance.pk if appearance is not None else None,
+        )
 
     def _saved_search(self) -> SavedSearch | None:
         saved_id = self.request.GET.get("saved", "")
@@ -245,8 +263,8 @@ class SavedSearchListView(OwnSavedSearchMixin, ListView):
         return (
             super()
             .get_queryset()
-            .select_related("face__frame__movie", "photo", "movie")
-            .defer("face__embedding", "photo__embeddings")
+            .select_related("face__frame__movie", "photo", "appearance__movie", "movie")
+            .defer("face__embedding", "photo__embeddings", "appearance__embedding")
         )
 
 
@@ -279,7 +297,20 @@ class SavedSearchRunView(OwnSavedSearchMixin, View):
 
     def get(self, request, pk: int):
         saved = get_object_or_404(self.get_queryset(), pk=pk)
-        return HttpResponseRedirect(saved.get_results_url())
+        url = saved.get_results_url()
+        if url is None:
+            messages.error(request, gone_message(saved))
+            return HttpResponseRedirect(reverse("search:saved-list"))
+        return HttpResponseRedirect(url)
+
+
+def gone_message(saved: SavedSearch) -> str:
+    """Why a saved search cannot run: the appearance it was saved with is gone."""
+    return (
+        f"“{saved.name}” cannot run: the appearance it searched with no longer exists (its "
+        "movie's appearances were rebuilt, or the movie was removed). Open the movie, search "
+        "with one of its appearances and save that search; then delete this one."
+    )
 
 
 class SavedSearchRenameView(OwnSavedSearchMixin, UpdateView):

@@ -262,6 +262,7 @@ def world(user, other_user) -> World:
     anna_faces = list(Face.objects.filter(pk__in=library.faces["anna"][:2]))
     shot = make_shot(library.movie, 0, 0, anna_faces[-1].frame_index)
     appearance = make_appearance(shot, anna_faces)
+    SavedSearch.objects.create(owner=user, name="Anna on screen", appearance=appearance)
     # A real video file, so that the player's URL has bytes to serve.
     Movie.objects.filter(pk=library.movie.pk).update(source_path=str(HAMILTON_CLIP))
     return World(

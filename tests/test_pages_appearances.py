@@ -14,7 +14,6 @@ from movies.display import hms
 from movies.models import Movie
 from tests.appearance_helpers import Film, make_film
 from tests.factories import make_movie
-from tests.search_appearance_urls import With, Without
 from tests.shared_data import HAMILTON_CLIP
 
 pytestmark = pytest.mark.django_db
@@ -258,22 +257,22 @@ def test_a_movie_probed_before_the_format_fields_is_probed_on_first_view(user_cl
 # --- the search link -------------------------------------------------------------------------
 
 
-def test_no_search_with_this_appearance_link_before_the_search_url_exists(
-    user_client, film, settings
-):
-    settings.ROOT_URLCONF = Without
-    page = text(user_client.get(page_of(film.appearances["anna"])))
-    assert "Search with this appearance" not in page
-    representative = film.appearances["anna"].representative_face_id
-    assert f'href="/search/face/{representative}/"' in page  # its best face still searches
-
-
-def test_search_with_this_appearance_links_to_the_search_url(user_client, film, settings):
-    settings.ROOT_URLCONF = With
+def test_search_with_this_appearance_opens_its_results(user_client, film):
     anna = film.appearances["anna"]
     page = text(user_client.get(page_of(anna)))
     link = f'<a class="button" href="/search/appearance/{anna.pk}/">Search with this appearance</a>'
     assert link in page
+    representative = anna.representative_face_id
+    assert f'href="/search/face/{representative}/"' in page  # its best face searches too
+    results = user_client.get(f"/search/appearance/{anna.pk}/")
+    assert results.status_code == 200
+    html = text(results)
+    assert f'<h2><a href="/appearances/{anna.pk}/">Appearance at 0:00:00.0</a></h2>' in html
+    # The appearance itself is the best result, and its mark on the timeline is the query's.
+    assert re.search(
+        rf'id="result-1" class="result-group[^"]*"[^>]*data-appearance-id="{anna.pk}"', html
+    )
+    assert re.search(r'class="timeline-mark is-marked" href="#result-1"', html)
 
 
 def test_pages_show_no_server_path_to_users(user_client, film):

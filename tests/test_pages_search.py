@@ -214,7 +214,13 @@ def test_the_query_face_is_read_once(user_client, library):
     with CaptureQueriesContext(connection) as captured:
         response = user_client.get(url)
     assert response.status_code == 200
-    face_reads = [q["sql"] for q in captured if q["sql"].startswith('SELECT "faces_face"."id"')]
+    # Reads of face rows; the results' timelines read only (id, movie, frame time) of every
+    # result, in one query of their own.
+    face_reads = [
+        q["sql"]
+        for q in captured
+        if q["sql"].startswith('SELECT "faces_face"."id", "faces_face"."movie_id", "faces_face"')
+    ]
     assert len(face_reads) == 2, face_reads  # the query face, then the page's other cards
     query_read, cards_read = face_reads
     assert f'WHERE "faces_face"."id" = {query.pk} ' in query_read

@@ -8,7 +8,9 @@ import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
+from faces.models import Appearance
 from search.models import QueryPhoto, SavedSearch
+from tests.appearance_helpers import make_film
 from tests.factories import make_query_photo
 
 # These tests check the near-duplicate grouping (group=duplicate).
@@ -77,7 +79,7 @@ def test_saving_needs_a_name_and_a_query(user_client, user, library):
     response = save(user_client, name="no query")
     assert not SavedSearch.objects.exists()
     messages = [str(m) for m in response.wsgi_request._messages]
-    assert any("needs either a face or a photo" in m for m in messages)
+    assert any("needs one face, one photo or one appearance" in m for m in messages)
 
 
 @pytest.mark.parametrize(
@@ -228,3 +230,89 @@ def test_admin_lists_saved_searches_and_photos(staff_client, user, saved, librar
 def test_admin_is_staff_only(user_client, saved):
     response = user_client.get(reverse("admin:search_savedsearch_changelist"))
     assert response.status_code == 302
+
+
+# --- searches with an appearance -------------------------------------------------------------
+
+
+@pytest.fixture
+def film(db):
+    return make_film()
+
+
+def test_an_appearance_search_offers_to_be_saved_and_is_saved(user_client, user, film):
+    ben = film.appearances["ben"]
+    page = user_client.get(reverse("search:appearance", args=[ben.pk])).content.decode()
+    assert f'name="appearance" value="{ben.pk}"' in page
+    assert 'value="Appearance 0:00:04.0\u20130:00:08.2 in Gala"' in page  # the default name
+    response = save(user_client, name="Ben", appearance=ben.pk, k=3, min_score="0.2")
+    saved = SavedSearch.objects.get(owner=user)
+    assert (saved.kind, saved.appearance_id, saved.face_id, saved.photo_id) == (
+        "appearance", ben.pk, None, None,
+    )  # fmt: skip
+    location = urlparse(response["Location"])
+    assert location.path == reverse("search:appearance", args=[ben.pk])
+    assert parse_qs(location.query) == {"k": ["3"], "min_score": ["0.2"], "saved": [str(saved.pk)]}
+    results = user_client.get(response["Location"]).content.decode()
+    assert "Saved search <strong>Ben</strong>" in results
+    assert 'name="k" value="3"' in results
+    listing = user_client.get(reverse("search:saved-list")).content.decode()
+    assert f'<a href="/appearances/{ben.pk}/">0:00:04.0\u20130:00:08.2</a> in Gala' in listing
+    rerun = user_client.get(reverse("search:saved-run", args=[saved.pk]))
+    assert rerun["Location"] == saved.get_results_url()
+
+
+def test_a_saved_appearance_search_is_its_owners_alone(client, user, other_user, film):
+    saved = SavedSearch.objects.create(owner=user, name="Cara", appearance=film.appearances["cara"])
+    client.force_login(other_user)
+    assert "Cara" not in client.get(reverse("search:saved-list")).content.decode()
+    for name in ("saved-run", "saved-rename", "saved-delete"):
+        assert client.get(reverse(f"search:{name}", args=[saved.pk])).status_code == 404
+    page = client.get(saved.get_results_url()).content.decode()
+    assert "Saved search <strong>" not in page
+
+
+def test_saving_with_an_appearance_that_is_gone_says_so(user_client, user, film):
+    gone = film.appearances["dan"].pk
+    Appearance.objects.filter(pk=gone).delete()
+    response = save(user_client, name="Dan", appearance=gone)
+    assert not SavedSearch.objects.exists()
+    messages = [str(m) for m in response.wsgi_request._messages]
+    assert any("That appearance no longer exists" in m for m in messages)
+    both = save(user_client, name="Two", appearance=film.appearances["ben"].pk, face=1)
+    assert not SavedSearch.objects.exists() and both.status_code == 302
+
+
+def test_a_search_whose_appearance_was_rebuilt_away_stays_and_says_why(user_client, user, film):
+    """Rebuilding a movie's appearances replaces them: the saved search keeps its name and
+    filters, is listed as gone, and re-running it explains instead of failing."""
+    saved = SavedSearch.objects.create(
+        owner=user, name="Anna", appearance=film.appearances["anna"], k=7
+    )
+    Appearance.objects.filter(movie=film.movie).delete()  # what a rebuild starts with
+    saved.refresh_from_db()
+    assert (saved.kind, saved.appearance_id, saved.k) == ("appearance", None, 7)
+    assert saved.query_gone and saved.get_results_url() is None
+    listing = user_client.get(reverse("search:saved-list"))
+    assert listing.status_code == 200
+    assert "An appearance that no longer exists" in listing.content.decode()
+    response = user_client.get(reverse("search:saved-run", args=[saved.pk]), follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain == [(reverse("search:saved-list"), 302)]
+    page = response.content.decode()
+    assert "“Anna” cannot run: the appearance it searched with no longer exists" in page
+    # Renaming and deleting still work.
+    rename = user_client.post(reverse("search:saved-rename", args=[saved.pk]), {"name": "Old"})
+    assert rename.status_code == 302
+    user_client.post(reverse("search:saved-delete", args=[saved.pk]))
+    assert not SavedSearch.objects.exists()
+
+
+def test_the_kind_follows_the_query(user, library, film):
+    photo = make_query_photo(user, library.first("anna"))
+    by_photo = SavedSearch.objects.create(owner=user, name="p", photo=photo, photo_face_index=0)
+    by_face = SavedSearch.objects.create(owner=user, name="f", face=library.first("ben"))
+    by_appearance = SavedSearch.objects.create(
+        owner=user, name="a", appearance=film.appearances["ben"]
+    )
+    assert [by_photo.kind, by_face.kind, by_appearance.kind] == ["photo", "face", "appearance"]
