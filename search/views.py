@@ -36,7 +36,7 @@ from search.forms import (
 )
 from search.models import SavedSearch
 from search.photos import PhotoRejected, store_query_photo
-from search.queries import AppearanceQuery, FaceQuery, PhotoQuery
+from search.queries import AppearanceQuery, FaceQuery, PersonQuery, PhotoQuery
 
 
 class ResultsPageMixin:
@@ -81,7 +81,13 @@ class ResultsPageMixin:
     def results_context(self, answer: queries.Answer) -> dict:
         result = answer.result
         paginator = Paginator(result.entries, settings.FACEFINDER_GROUPS_PER_PAGE)
-        context = {"result": result, "paginator": paginator, "empty_reason": answer.empty_reason}
+        context = {
+            "result": result,
+            "paginator": paginator,
+            "empty_reason": answer.empty_reason,
+            "nobody_matches": answer.nobody_matches,
+            "same_person_threshold": answer.same_person_threshold,
+        }
         if not result.entries:
             return context
         try:
@@ -136,6 +142,16 @@ class AppearanceResultsView(LoginRequiredMixin, ResultsPageMixin, View):
             "query_kind": "appearance",
             "appearance": query.appearance,
         }
+
+
+class PersonResultsView(LoginRequiredMixin, ResultsPageMixin, View):
+    """``/search/person/<id>/``: faces like any of a person's appearances, by appearance."""
+
+    def get_query(self) -> PersonQuery:
+        return queries.person_query(self.kwargs["person_id"])
+
+    def query_context(self, query: PersonQuery) -> dict:
+        return {"query_kind": "person", "person": query.person, "person_query": query}
 
 
 class PhotoResultsView(LoginRequiredMixin, ResultsPageMixin, View):
