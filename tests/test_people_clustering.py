@@ -4,6 +4,7 @@ and a full re-cluster that keeps the people that persist."""
 from __future__ import annotations
 
 import io
+import itertools
 
 import pytest
 from django.core.management import call_command
@@ -70,7 +71,7 @@ def test_a_chain_of_lookalikes_does_not_make_one_mega_person():
     cast = Cast()
     weights = [step / 12 for step in range(13)]
     steps = [cast.blend("a", "b", w) for w in weights] + [cast.blend("b", "c", w) for w in weights]
-    neighbours = [float(x @ y) for x, y in zip(steps, steps[1:], strict=False)]
+    neighbours = [float(x @ y) for x, y in itertools.pairwise(steps)]
     assert min(neighbours) > 0.96  # every link of the chain passes the threshold
     movie = cast.movie("Chain", [[(vector, 0, 3)] for vector in steps])
     assign_movie(movie.pk)

@@ -25,6 +25,7 @@ from faces.bench.people import bcubed, interleave, people_mixing, photo_video, p
 from faces.calibration import labelled_photos
 from faces.models import Appearance
 from movies.ingest import ingest_movie
+from movies.models import Movie
 from movies.registration import register_movie
 from movies.shots import MIN_SHOT_FRAMES
 
@@ -43,45 +44,37 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, help="first N photos only")
         parser.add_argument("--thresholds", default="", help="comma-separated, re-clustered")
         parser.add_argument("--min-faces", default="", help="comma-separated, with each threshold")
+        parser.add_argument("--joins", default="", help="comma-separated join thresholds")
         parser.add_argument("--keep", action="store_true", help="keep the movie and people")
+        parser.add_argument(
+            "--movie", type=int, help="measure the video movie a --keep run left (no ingest)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         embedder, hold = options["embedder"], options["hold"]
-        if Appearance.objects.filter(embedder=embedder).exists():
-            raise CommandError(
-                f"the database already holds {embedder} appearances: run this on a scratch "
-                "database (DATABASE_URL=sqlite:////tmp/bench.sqlite3, migrated)"
-            )
         photos = interleave(labelled_photos(shared_data() / "lfw_dev"))
         if options["limit"]:
             photos = interleave(photos[: options["limit"]])
         truth = [person for person, _ in photos]
         with tempfile.TemporaryDirectory(prefix="bench_people_") as work:
-            video = photo_video(Path(work) / "lfw_dev.mp4", photos, hold)
-            movie, _ = register_movie(
-                path=video, title="lfw_dev video", sample_every=hold, embedder=embedder
-            )
-            started = time.monotonic()
-            report = ingest_movie(movie.pk)
-            if report.status != "done":
-                raise CommandError(f"ingest failed: {report.message}")
-            self.stdout.write(
-                f"{len(photos)} photos of {len(set(truth))} people, each held {hold} frames; "
-                f"ingested every {hold}th frame in {time.monotonic() - started:.0f} s: "
-                f"{report.message}"
-            )
+            if options["movie"]:
+                movie = Movie.objects.get(pk=options["movie"])
+            else:
+                movie = self.ingest(Path(work), photos, embedder, hold)
             params = people.params_for(embedder)
-            self.report(f"as ingested ({params})", movie.pk, photos, hold, truth)
+            self.report(f"as stored ({params})", movie.pk, photos, hold, truth)
             minima = [int(n) for n in options["min_faces"].split(",") if n] or [params.min_faces]
+            joins = [float(n) for n in options["joins"].split(",") if n] or [params.join]
             sweep = [
-                (float(text), least)
+                (float(text), least, join)
                 for text in options["thresholds"].split(",")
                 if text
                 for least in minima
+                for join in joins
             ]
-            for threshold, least in sweep:
+            for threshold, least, join in sweep:
                 chosen = dataclasses.replace(
-                    params, threshold=threshold, min_faces=least, measured="sweep"
+                    params, threshold=threshold, min_faces=least, join=join, measured="sweep"
                 )
                 saved = people.MEASURED.get(embedder)
                 people.MEASURED[embedder] = chosen
@@ -92,11 +85,32 @@ class Command(BaseCommand):
                         people.MEASURED.pop(embedder)
                     else:
                         people.MEASURED[embedder] = saved
-                label = f"threshold {threshold:.3f}, min faces {least}"
+                label = f"threshold {threshold:.4f}, min faces {least}, join {join}"
                 self.report(label, movie.pk, photos, hold, truth)
             if not options["keep"]:
                 movie.delete()
                 people.prune_empty()
+
+    def ingest(self, work: Path, photos: list, embedder: str, hold: int) -> Movie:
+        if Appearance.objects.filter(embedder=embedder).exists():
+            raise CommandError(
+                f"the database already holds {embedder} appearances: run this on a scratch "
+                "database (DATABASE_URL=sqlite:////tmp/bench.sqlite3, migrated)"
+            )
+        video = photo_video(work / "lfw_dev.mp4", photos, hold)
+        movie, _ = register_movie(
+            path=video, title="lfw_dev video", sample_every=hold, embedder=embedder
+        )
+        started = time.monotonic()
+        report = ingest_movie(movie.pk)
+        if report.status != "done":
+            raise CommandError(f"ingest failed: {report.message}")
+        self.stdout.write(
+            f"{len(photos)} photos of {len({p for p, _ in photos})} people, each held {hold} "
+            f"frames; ingested every {hold}th frame in {time.monotonic() - started:.0f} s: "
+            f"{report.message} (movie {movie.pk})"
+        )
+        return movie
 
     def report(self, label: str, movie_id: int, photos: list, hold: int, truth: list) -> None:
         predicted = predicted_people(movie_id, len(photos), hold)
