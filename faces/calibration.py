@@ -231,7 +231,9 @@ def calibrate(
 ) -> Calibration:
     """Measure the embedder's same-person threshold on a labelled folder (nothing is saved)."""
     from faces.bench.retrieval import r_precisions
+    from faces.embedders import get_embedder
 
+    get_embedder(embedder)  # an unknown or unavailable embedder says so before any work
     photos = labelled_photos(folder)
     vectors, people, skipped = embed_labelled(embedder, photos)
     genuine, impostor = pair_scores(vectors, people)
