@@ -1,5 +1,6 @@
 """The people pages in headless Chromium, at desktop and phone width: the grid, a person's page,
-the search with a person and the movie's cast strip, on the Hamilton clip's people as its real ingest made them."""
+the search with a person and the movie's cast strip, on the Hamilton clip's people as its real
+ingest made them."""
 
 from __future__ import annotations
 
