@@ -26,6 +26,7 @@ from django.views import View
 from django.views.generic import DeleteView, FormView, ListView, TemplateView, UpdateView
 
 from config.throttle import PHOTO_SEARCHES, check_limits
+from faces.models import Person
 from movies.display import box_style
 from movies.media import send_media_file
 from search import queries
@@ -120,6 +121,13 @@ class ResultsPageMixin:
         return urlencode(params)
 
 
+def person_of_appearance(appearance_id: int | None) -> Person | None:
+    """The person of the query's appearance, for "Search with this person"."""
+    if appearance_id is None:
+        return None
+    return Person.objects.filter(appearances__pk=appearance_id).first()
+
+
 class FaceResultsView(LoginRequiredMixin, ResultsPageMixin, View):
     """``/search/face/<id>/``: the faces most similar to a stored face."""
 
@@ -127,7 +135,11 @@ class FaceResultsView(LoginRequiredMixin, ResultsPageMixin, View):
         return queries.face_query(self.kwargs["face_id"])
 
     def query_context(self, query: FaceQuery) -> dict:
-        return {"query_card": query.card(), "query_kind": "face"}
+        return {
+            "query_card": query.card(),
+            "query_kind": "face",
+            "query_person": person_of_appearance(query.face.appearance_id),
+        }
 
 
 class AppearanceResultsView(LoginRequiredMixin, ResultsPageMixin, View):
@@ -141,6 +153,7 @@ class AppearanceResultsView(LoginRequiredMixin, ResultsPageMixin, View):
             "query_card": query.card(),
             "query_kind": "appearance",
             "appearance": query.appearance,
+            "query_person": person_of_appearance(query.appearance.pk),
         }
 
 

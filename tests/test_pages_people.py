@@ -155,3 +155,18 @@ def test_an_uncalibrated_embedder_marks_no_result(user_client, cast_library, mon
     assert all(item["likely_same_person"] is None for item in body["results"])
     page = user_client.get(reverse("search:person", args=[mia.pk])).content.decode()
     assert "likely the same person" not in page
+
+
+def test_a_face_search_offers_to_search_with_its_person(user_client, cast_library):
+    mia = cast_library["mia"]
+    face = Appearance.objects.filter(person=mia).first().faces.first()
+    page = user_client.get(reverse("search:face", args=[face.pk])).content.decode()
+    query_panel = page[: page.index('class="result-list')]
+    assert reverse("search:person", args=[mia.pk]) in query_panel
+    assert "Mia Wallace" in query_panel
+    glimpse = Cast(seed=5).movie("Gamma", [[("nobody", 0, 1)]])
+    assign_movie(glimpse.pk)
+    waiting = Appearance.objects.get(movie=glimpse)
+    assert waiting.person_id is None
+    other = user_client.get(reverse("search:appearance", args=[waiting.pk])).content.decode()
+    assert "Search with this person</a>" not in other[: other.index('class="result-list')]
