@@ -60,12 +60,13 @@ class PeopleFilters(forms.Form):
 
 
 def people(q: str = "", named: bool | None = None, hidden: bool | None = False) -> QuerySet:
-    """People with their counts, most screen time first."""
+    """People with their counts, most screen time first. An unnamed person left without
+    appearances (its movie deleted since the last clustering, which prunes them) is no one."""
     rows = Person.objects.annotate(
         appearance_count=Count("appearances", distinct=True),
         movie_count=Count("appearances__movie", distinct=True),
         screen_seconds=Sum(F("appearances__end_seconds") - F("appearances__start_seconds")),
-    )
+    ).exclude(name="", appearance_count=0)
     if q:
         rows = rows.filter(name__icontains=q)
     if named is True:

@@ -170,3 +170,16 @@ def test_a_face_search_offers_to_search_with_its_person(user_client, cast_librar
     assert waiting.person_id is None
     other = user_client.get(reverse("search:appearance", args=[waiting.pk])).content.decode()
     assert "Search with this person</a>" not in other[: other.index('class="result-list')]
+
+
+def test_an_unnamed_person_whose_movie_was_deleted_is_gone_and_a_named_one_stays(
+    user_client, cast_library
+):
+    lead, mia = cast_library["lead"], cast_library["mia"]
+    cast_library["first"].delete()
+    body = user_client.get("/api/people/").json()
+    assert [item["id"] for item in body["results"]] == [mia.pk]
+    assert user_client.get(f"/api/people/{lead.pk}/").status_code == 404
+    cast_library["second"].delete()
+    named = user_client.get("/api/people/").json()["results"]
+    assert [(item["name"], item["appearance_count"]) for item in named] == [("Mia Wallace", 0)]
