@@ -104,3 +104,10 @@ def test_a_photo_of_someone_not_in_the_clip_says_nobody_matches(
     page = user_client.get(reverse("search:photo-results", args=[photo.pk, 0])).content.decode()
     notice = page.index("No one in the library looks like this person")
     assert notice < page.index('class="result-list')
+
+
+def test_rebuilding_the_appearances_finds_the_same_people_again(hamilton_movie):
+    from faces.rebuild import rebuild_appearances
+
+    rebuild_appearances(hamilton_movie.pk)
+    check_people(hamilton_movie)
