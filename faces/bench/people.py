@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from faces.calibration import central_face
+from faces.clustering import Nodes
 from faces.models import Appearance, Face
 
 LFW_SIZE = 250
@@ -97,3 +98,52 @@ def people_mixing(predicted: list[int | None], truth: list[str]) -> int:
         if person is not None:
             labels[person].add(label)
     return sum(len(found) > 1 for found in labels.values())
+
+
+def synthetic_nodes(count: int, *, seed: int = 0) -> tuple[Nodes, np.ndarray]:
+    """``count`` appearances shaped like dlib-resnet's (``search.synthetic``'s profile: one
+    common direction, the person, the shot, noise averaged over the appearance's faces), in
+    movies of 1000 appearances with a Zipf-like cast of 60 (6 recurring stars), as clustering
+    nodes; and each appearance's true person."""
+    from search.synthetic import CAST_PER_MOVIE, PROFILES, RECURRING_STARS, STARS_PER_MOVIE
+
+    profile = PROFILES["dlib-resnet"]
+    rng = np.random.default_rng(seed)
+    dim = profile.dimension
+
+    def rows(n: int) -> np.ndarray:
+        values = rng.standard_normal((n, dim))
+        return values / np.linalg.norm(values, axis=1, keepdims=True)
+
+    common, stars = rows(1)[0], rows(RECURRING_STARS)
+    shares = 1.0 / np.arange(1, CAST_PER_MOVIE + 1) ** 1.1
+    shares /= shares.sum()
+    faces = rng.integers(2, 26, count)
+    noise = 1.0 - profile.common - profile.identity - profile.shot
+    vectors, labels, shots = [], [], []
+    for movie, start in enumerate(range(0, count, 1000)):
+        size = min(1000, count - start)
+        chosen = rng.choice(RECURRING_STARS, STARS_PER_MOVIE, replace=False)
+        cast = np.concatenate([stars[chosen], rows(CAST_PER_MOVIE - STARS_PER_MOVIE)])
+        names = np.concatenate([chosen, RECURRING_STARS + movie * 100 + np.arange(54)])
+        people = rng.choice(CAST_PER_MOVIE, size, p=shares)
+        k = faces[start : start + size, None]
+        mean = (
+            np.sqrt(profile.common) * common
+            + np.sqrt(profile.identity) * cast[people]
+            + np.sqrt(profile.shot) * rows(size)
+            + np.sqrt(noise) * rows(size) / np.sqrt(k)
+        )
+        vectors.append(mean / np.linalg.norm(mean, axis=1, keepdims=True))
+        labels.append(names[people])
+        shots.append(movie * 1000 + np.arange(size))  # one appearance per shot: no overlaps
+    vectors_ = np.vstack(vectors)
+    shot_ids = np.concatenate(shots)
+    nodes = Nodes(
+        sums=vectors_,
+        counts=np.ones(count),
+        faces=faces.astype(np.int64),
+        seed=np.zeros(count, dtype=bool),
+        spans=[(i, int(shot_ids[i]), 0.0, 1.0) for i in range(count)],
+    )
+    return nodes, np.concatenate(labels)

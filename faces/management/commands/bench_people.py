@@ -21,8 +21,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from faces import people
 from faces.bench import shared_data
-from faces.bench.people import bcubed, interleave, people_mixing, photo_video, predicted_people
+from faces.bench.people import (
+    bcubed,
+    interleave,
+    people_mixing,
+    photo_video,
+    predicted_people,
+    synthetic_nodes,
+)
 from faces.calibration import labelled_photos
+from faces.clustering import cluster
 from faces.models import Appearance
 from movies.ingest import ingest_movie
 from movies.models import Movie
@@ -49,9 +57,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--movie", type=int, help="measure the video movie a --keep run left (no ingest)"
         )
+        parser.add_argument(
+            "--scale",
+            default="",
+            help="comma-separated sizes: time clustering synthetic appearances (no database)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         embedder, hold = options["embedder"], options["hold"]
+        if options["scale"]:
+            self.scale([int(n) for n in options["scale"].split(",") if n], embedder)
+            return
         photos = interleave(labelled_photos(shared_data() / "lfw_dev"))
         if options["limit"]:
             photos = interleave(photos[: options["limit"]])
@@ -90,6 +106,24 @@ class Command(BaseCommand):
             if not options["keep"]:
                 movie.delete()
                 people.prune_empty()
+
+    def scale(self, sizes: list[int], embedder: str) -> None:
+        params = people.params_for(embedder)
+        for size in sizes:
+            nodes, labels = synthetic_nodes(size)
+            started = time.monotonic()
+            groups = cluster(nodes, params.threshold)
+            seconds = time.monotonic() - started
+            predicted: list[int | None] = [None] * size
+            for number, group in enumerate(groups):
+                if nodes.faces[group].sum() >= params.min_faces:
+                    for node in group:
+                        predicted[node] = number
+            precision, recall, f = bcubed(predicted, [str(label) for label in labels])
+            self.stdout.write(
+                f"{size} synthetic appearances: clustered in {seconds:.1f} s "
+                f"({len(groups)} groups); BCubed P {precision:.4f} R {recall:.4f} F {f:.4f}"
+            )
 
     def ingest(self, work: Path, photos: list, embedder: str, hold: int) -> Movie:
         if Appearance.objects.filter(embedder=embedder).exists():
