@@ -4,6 +4,7 @@ appearances read-only."""
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from django.core.management import call_command
@@ -75,3 +76,11 @@ def test_the_command_queues_the_same_job(film, ingest_queue):  # noqa: F811
     out = io.StringIO()
     call_command("people", "cluster", "--queue", stdout=out)
     assert "queued people-all-" in out.getvalue() and len(ingest_queue) == 1
+
+
+@pytest.mark.slow
+def test_the_people_list_shows_each_persons_face(staff_client, hamilton_movie):
+    page = staff_client.get(reverse("admin:faces_person_changelist")).content.decode()
+    crops = re.findall(r'<img src="(/media/[^"]+)" alt="Face of Unnamed"', page)
+    assert len(crops) == Person.objects.count() > 0
+    assert staff_client.get(crops[0]).status_code == 200
