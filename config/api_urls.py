@@ -13,7 +13,7 @@ from config.api import NoSuchEndpoint
 app_name = "api"
 urlpatterns = [
     path("search/", include("search.api_urls")),
-    # movies/<id>/appearances/ and appearances/<id>/
+    # movies/<id>/appearances/, appearances/<id>/, people/ and people/<id>/
     path("", include("faces.api_urls")),
     # Last: any other path answers in the API's shape, not with the site's HTML 404 page.
     re_path(r"", NoSuchEndpoint.as_view(), name="not-found"),

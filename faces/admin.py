@@ -1,13 +1,20 @@
-"""Read-only admin for faces: they are made by ingest only, never typed in by hand."""
+"""Admin for faces and appearances (read-only: made by ingest, never typed in by hand) and
+people (named, annotated and hidden by staff; made by clustering)."""
 
 from __future__ import annotations
 
-from django.contrib import admin
-from django.db.models import QuerySet
+from django.contrib import admin, messages
+from django.core.files.storage import default_storage
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from faces.models import Face
+from faces.jobs import enqueue_cluster
+from faces.models import Appearance, Face, Person
+from faces.people_listing import people
+from faces.timeline import span_label
+from movies.display import hms
+from movies.errors import QueueUnavailable
 
 
 @admin.register(Face)
@@ -79,3 +86,117 @@ class FaceAdmin(admin.ModelAdmin):
     def dimension(self, face: Face) -> int:
         # Only the detail page shows this; it reads the deferred column for one face.
         return len(face.embedding) // 4
+
+
+@admin.register(Person)
+class PersonAdmin(admin.ModelAdmin):
+    """People are made by clustering (``faces.people``); staff name, annotate or hide them."""
+
+    list_display = (
+        "id",
+        "face_image",
+        "name_display",
+        "hidden",
+        "appearance_count",
+        "movie_count",
+        "screen_time",
+    )
+    list_display_links = ("id", "face_image", "name_display")
+    list_filter = ("hidden",)
+    search_fields = ("name", "note")
+    list_per_page = 50
+    fields = ("name", "note", "hidden", "appearance_count", "movie_count", "screen_time")
+    readonly_fields = ("appearance_count", "movie_count", "screen_time")
+    actions = ("recluster_people",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Person]:
+        # The crop of the face of the person's appearance with most faces, in the same query.
+        best = Appearance.objects.filter(person=OuterRef("pk")).order_by("-face_count", "pk")
+        return people(hidden=None).annotate(
+            face_crop=Subquery(best.values("representative_face__thumbnail")[:1])
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="Face")
+    def face_image(self, person: Person) -> str:
+        if not person.face_crop:
+            return "(no face crop)"
+        return format_html(
+            '<img src="{}" alt="Face of {}" height="48" loading="lazy">',
+            default_storage.url(person.face_crop),
+            person.display_name,
+        )
+
+    @admin.display(description="Name", ordering="name")
+    def name_display(self, person: Person) -> str:
+        return person.name or "(unnamed)"
+
+    @admin.display(description="Appearances", ordering="appearance_count")
+    def appearance_count(self, person: Person) -> int:
+        return person.appearance_count
+
+    @admin.display(description="Movies", ordering="movie_count")
+    def movie_count(self, person: Person) -> int:
+        return person.movie_count
+
+    @admin.display(description="Screen time", ordering="screen_seconds")
+    def screen_time(self, person: Person) -> str:
+        return hms(person.screen_seconds or 0.0)
+
+    @admin.action(
+        permissions=["change"],
+        description="Re-cluster unnamed people (every embedder; the selection is not used)",
+    )
+    def recluster_people(self, request: HttpRequest, queryset: QuerySet[Person]) -> None:
+        try:
+            job_id = enqueue_cluster()
+        except QueueUnavailable as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(
+            request,
+            f"Queued a re-cluster of unnamed people ({job_id}, queue “ingest”). Named people "
+            "keep their appearances; unnamed ones that persist keep their ids.",
+            messages.SUCCESS,
+        )
+
+
+@admin.register(Appearance)
+class AppearanceAdmin(admin.ModelAdmin):
+    """Read-only: appearances are made by ingest and rebuilt by ``appearances rebuild``."""
+
+    list_display = ("id", "movie", "embedder", "span", "face_count", "person")
+    list_filter = ("embedder", "movie")
+    list_select_related = ("movie", "person")
+    list_per_page = 50
+    show_full_result_count = False
+    fields = (
+        "movie",
+        "embedder",
+        "shot",
+        "span",
+        "first_frame_index",
+        "last_frame_index",
+        "face_count",
+        "representative_face",
+        "person",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Appearance]:
+        return super().get_queryset(request).without_embeddings()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Appearance | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Appearance | None = None) -> bool:
+        return False
+
+    @admin.display(description="On screen")
+    def span(self, appearance: Appearance) -> str:
+        return span_label(appearance.start_seconds, appearance.end_seconds)

@@ -1,8 +1,10 @@
 """The appearance endpoints of the JSON API (conventions in ``config.api``).
 
 ``GET /api/movies/<id>/appearances/`` lists a movie's appearances in time order, paged in the
-API's envelope; ``GET /api/appearances/<id>/`` is one appearance with its faces' ids. Routes:
-``faces/api_urls.py``; the item shape: ``faces.listing``.
+API's envelope; ``GET /api/appearances/<id>/`` is one appearance with its faces' ids.
+``GET /api/people/?q=&named=&hidden=`` lists people, ``GET /api/people/<id>/`` is one person
+with their appearances by movie. Routes: ``faces/api_urls.py``; the item shapes:
+``faces.listing`` and ``faces.people_listing``.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from django.http import Http404, HttpRequest, JsonResponse
 from config import api
 from faces.listing import appearance_detail, appearance_item, appearances_of
 from faces.models import Appearance
+from faces.people_listing import PeopleFilters, people, person_detail, person_items, with_counts
 from movies.models import Movie
 
 APPEARANCES_PER_PAGE = 50
+PEOPLE_PER_PAGE = 50
 
 
 class MovieAppearancesApiView(api.ApiView):
@@ -40,3 +44,22 @@ class AppearanceApiView(api.ApiView):
         if appearance is None:
             raise Http404(f"There is no appearance {appearance_id}.")
         return JsonResponse(appearance_detail(appearance))
+
+
+class PeopleApiView(api.ApiView):
+    def get(self, request: HttpRequest) -> JsonResponse:
+        form = PeopleFilters(request.GET)
+        if not form.is_valid():
+            fields = {name: [str(m) for m in messages] for name, messages in form.errors.items()}
+            return api.error(400, "Invalid filters.", fields=fields)
+        return api.paginated(
+            request, people(**form.values()), person_items, per_page=PEOPLE_PER_PAGE
+        )
+
+
+class PersonApiView(api.ApiView):
+    def get(self, request: HttpRequest, person_id: int) -> JsonResponse:
+        person = with_counts(person_id)
+        if person is None:
+            raise Http404(f"There is no person {person_id}.")
+        return JsonResponse(person_detail(person))

@@ -31,6 +31,7 @@ def appearance_item(appearance: Appearance) -> dict:
         "last_frame_index": appearance.last_frame_index,
         "face_count": appearance.face_count,
         "representative_face_id": appearance.representative_face_id,
+        "person_id": appearance.person_id,
     }
 
 

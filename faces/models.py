@@ -1,5 +1,6 @@
-"""Faces found in frames, each with the embedding of one named embedder, and appearances: one
-face followed across the sampled frames of one shot."""
+"""Faces found in frames, each with the embedding of one named embedder; appearances: one
+face followed across the sampled frames of one shot; people: appearances grouped by who is in
+them (``faces.people``); and each embedder's calibrated same-person threshold."""
 
 from __future__ import annotations
 
@@ -63,6 +64,54 @@ class Face(models.Model):
         return (self.x1, self.y1, self.x2, self.y2)
 
 
+class Person(models.Model):
+    """Someone who appears in the library: a group of appearances (``faces.people`` makes and
+    keeps them). Unnamed people come and go with re-clustering; a named one is kept with its
+    appearances. ``hidden`` leaves the person out of the people page unless asked for."""
+
+    name = models.CharField(max_length=200, blank=True, db_index=True)
+    note = models.TextField(blank=True)
+    hidden = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name_plural = "people"
+
+    def __str__(self) -> str:
+        return self.name or f"Unnamed person {self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("faces:person", args=[self.pk])
+
+    @property
+    def display_name(self) -> str:
+        return self.name or "Unnamed"
+
+
+class EmbedderCalibration(models.Model):
+    """An embedder's same-person threshold, measured by ``manage.py calibrate_embedder`` on
+    labelled photos (``faces.calibration``). A row here overrides the figure shipped in code;
+    kept in the database so that every web server and worker reads the same one."""
+
+    # The primary key: SingleStoreDB enforces a unique key only when it holds the shard key.
+    embedder = models.CharField(max_length=64, primary_key=True)
+    threshold = models.FloatField()  # cosine similarity at or above which: likely the same
+    false_accept_rate = models.FloatField()
+    true_accept_rate = models.FloatField()
+    target_false_accept_rate = models.FloatField()
+    genuine_pairs = models.IntegerField()
+    impostor_pairs = models.IntegerField()
+    photos = models.IntegerField()
+    people = models.IntegerField()
+    source = models.CharField(max_length=500, blank=True)  # the labelled folder
+    measured_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.embedder}: {self.threshold:.4f}"
+
+
 class AppearanceQuerySet(models.QuerySet):
     def without_embeddings(self) -> AppearanceQuerySet:
         return self.defer("embedding")
@@ -93,6 +142,10 @@ class Appearance(models.Model):
     )
     # Little-endian float32, L2-normalised mean of the faces' vectors.
     embedding = models.BinaryField()
+    # Who this is (``faces.people``); null while the appearance waits for enough evidence.
+    person = models.ForeignKey(
+        Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="appearances"
+    )
 
     objects = AppearanceQuerySet.as_manager()
 

@@ -19,6 +19,7 @@ from django.core.files.storage import default_storage
 
 from faces.appearances import AppearanceBuilder, delete_from, feed
 from faces.models import Appearance, Face
+from faces.people import assign_movie
 from faces.quality import sharpness
 from movies.models import Frame, Movie, Shot
 from movies.video import VideoError, find_cuts, probe_video
@@ -88,6 +89,7 @@ def rebuild_appearances(movie_id: int) -> RebuildReport:
     for cut in (cut for cut in cuts if not frames or cut > frames[-1]):
         builder.cut(cut)
     builder.finish(frame_count)
+    assign_movie(movie.pk)
     settings = {**(movie.ingest_settings or {}), "appearances": True}
     Movie.objects.filter(pk=movie.pk).update(ingest_settings=settings)
     report = RebuildReport(

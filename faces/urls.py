@@ -1,10 +1,12 @@
-"""Appearance pages; every one needs a login."""
+"""Appearance and people pages; every one needs a login."""
 
 from django.urls import path
 
-from faces import views
+from faces import people_views, views
 
 app_name = "faces"
 urlpatterns = [
     path("appearances/<int:pk>/", views.AppearanceDetailView.as_view(), name="appearance"),
+    path("people/", people_views.PeopleListView.as_view(), name="people"),
+    path("people/<int:pk>/", people_views.PersonDetailView.as_view(), name="person"),
 ]

@@ -28,6 +28,7 @@ from django.core.exceptions import ValidationError
 from faces.appearances import AppearanceBuilder, feed
 from faces.embedders import EmbedderError, get_embedder
 from faces.models import Face
+from faces.people import assign_movie
 from faces.pipeline import analyse_images
 from movies.errors import IngestError
 from movies.frames import delete_ingest_output, delete_past_checkpoint, store_batch
@@ -261,6 +262,8 @@ def _run_batches(
             for cut in sampler.trailing_cuts:
                 builder.cut(cut)
             builder.finish(sampler.frames_read)
+        with timer.stage("people"):
+            assign_movie(movie.pk)
     with timer.stage("store"):
         Movie.objects.filter(pk=movie.pk).finish(
             frame_count=sampler.frames_read, **_stored_counts(movie)

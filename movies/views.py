@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404
 from django.views.generic import DetailView, ListView
 
 from faces.models import Face
+from faces.people_listing import cast as movie_cast
 from faces.timeline import movie_timeline
 from movies.models import Frame, Movie
 from movies.playback import playback_for
@@ -98,6 +99,7 @@ class MovieDetailView(LoginRequiredMixin, ForgivingPaginationMixin, ListView):
         context = super().get_context_data(**kwargs)
         context["movie"] = self.movie
         context["timeline"] = movie_timeline(self.movie)
+        context["cast"] = movie_cast(self.movie.pk)
         # Why its appearances cannot be played (file gone, format), for a movie that names a file.
         has_file = bool(self.movie.upload or self.movie.source_path)
         context["playback"] = playback_for(self.movie) if has_file else None

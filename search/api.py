@@ -60,3 +60,10 @@ class AppearanceSearchApiView(SearchApiView):
 
     def get_query(self) -> queries.AppearanceQuery:
         return queries.appearance_query(self.kwargs["appearance_id"])
+
+
+class PersonSearchApiView(SearchApiView):
+    """``/api/search/person/<id>/``: the same for all of person ``id``'s appearances."""
+
+    def get_query(self) -> queries.PersonQuery:
+        return queries.person_query(self.kwargs["person_id"])

@@ -13,4 +13,5 @@ urlpatterns = [
         api.AppearanceSearchApiView.as_view(),
         name="appearance",
     ),
+    path("person/<int:person_id>/", api.PersonSearchApiView.as_view(), name="person"),
 ]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django.urls import reverse
 
 from faces.listing import appearance_item, face_ids_of
-from faces.models import Appearance, Face
+from faces.models import Appearance, Face, Person
 from movies.display import hms
 from search.presentation import FaceCard, face_card, load_faces
 from search.results import AppearanceHit
@@ -26,6 +26,13 @@ class AppearanceCard:
     item: dict  # the appearance's fields, as the appearance API lists them
     best: FaceCard
     face_ids: list[int]
+    # Whether the score passes the embedder's same-person threshold (None: not calibrated).
+    likely_same_person: bool | None = None
+    person: Person | None = None
+
+    @property
+    def person_name(self) -> str | None:
+        return self.person.display_name if self.person is not None else None
 
     @property
     def appearance_id(self) -> int | None:
@@ -50,6 +57,8 @@ class AppearanceCard:
             "score": round(self.best.score, 6),
             "best_hit": self.best.as_json(absolute),
             "face_ids": self.face_ids,
+            "person_name": self.person.name if self.person is not None else None,
+            "likely_same_person": self.likely_same_person,
         }
 
 
@@ -66,14 +75,17 @@ def lone_face_item(face: Face) -> dict:
         "last_frame_index": face.frame_index,
         "face_count": 1,
         "representative_face_id": face.pk,
+        "person_id": None,
     }
 
 
 def appearance_cards(
-    entries: list[AppearanceHit], known: dict[int, Face] | None = None
+    entries: list[AppearanceHit],
+    known: dict[int, Face] | None = None,
+    threshold: float | None = None,
 ) -> list[AppearanceCard]:
-    """Cards for these results (a page of them) in three queries; faces or appearances deleted
-    since the search are left out."""
+    """Cards for these results (a page of them) in four queries; faces or appearances deleted
+    since the search are left out. ``threshold``: the same-person threshold, or None."""
     faces = load_faces([entry.best.face_id for entry in entries], known)
     ids = [entry.appearance_id for entry in entries if entry.appearance_id is not None]
     appearances = {
@@ -83,15 +95,26 @@ def appearance_cards(
         .filter(pk__in=ids)
     }
     members = face_ids_of(list(appearances))
+    person_ids = {a.person_id for a in appearances.values() if a.person_id is not None}
+    people = {person.pk: person for person in Person.objects.filter(pk__in=person_ids)}
     cards = []
     for entry in entries:
         face = faces.get(entry.best.face_id)
         if face is None:
             continue
         best = face_card(face, entry.best.score)
+        likely = None if threshold is None else bool(entry.best.score >= threshold)
         if entry.appearance_id is None:
-            cards.append(AppearanceCard(lone_face_item(face), best, [face.pk]))
+            cards.append(AppearanceCard(lone_face_item(face), best, [face.pk], likely))
         elif entry.appearance_id in appearances:
             appearance = appearances[entry.appearance_id]
-            cards.append(AppearanceCard(appearance_item(appearance), best, members[appearance.pk]))
+            cards.append(
+                AppearanceCard(
+                    appearance_item(appearance),
+                    best,
+                    members[appearance.pk],
+                    likely,
+                    people.get(appearance.person_id),
+                )
+            )
     return cards

@@ -4,12 +4,15 @@ The results pages (``search.views``), the JSON API (``search.api``) and ``manage
 search_faces`` all go through here:
 
 - a *query* is what the search starts from: a stored face (``FaceQuery``), one face of the
-  user's uploaded photo (``PhotoQuery``) or one face of a photo file (``ImageFileQuery``, for
-  the command). It is looked up once, with everything its search and its display need.
+  user's uploaded photo (``PhotoQuery``), one face of a photo file (``ImageFileQuery``, for
+  the command), an appearance (``AppearanceQuery``) or a person (``PersonQuery``: all of the
+  person's appearances). It is looked up once, with everything its search and its display need.
 - ``answer`` takes the filters of a query string through ``SearchFiltersForm`` to ``run``, which
   calls the search service (``search.services``) and returns an ``Answer``: the result, or why
   there is none, and, when nothing but the query face was found, the one explanation that every
-  caller shows.
+  caller shows. With the embedder's calibrated same-person threshold (``faces.calibration``)
+  results at or above it are "likely the same person"; a photo search where none is says
+  so (``Answer.nobody_matches``) before the nearest faces.
 
 The status of each outcome is decided here: a face or photo that does not exist (or is somebody
 else's photo) raises ``QueryNotFound``, an ``Http404``; an ``Answer`` without a result is a
@@ -26,8 +29,9 @@ from typing import Protocol
 import numpy as np
 from django.http import Http404, QueryDict
 
+from faces.calibration import same_person_threshold
 from faces.listing import appearance_item
-from faces.models import Appearance, Face, unpack_vector
+from faces.models import Appearance, Face, Person, unpack_vector
 from faces.timeline import span_label
 from search import services
 from search.appearance_cards import AppearanceCard, appearance_cards
@@ -156,6 +160,57 @@ class AppearanceQuery:
         return f"Appearance {span} in {appearance.movie.title}"
 
 
+# A person's appearances searched with at most this many mean vectors (those of the most faces).
+MAX_PERSON_VECTORS = 32
+
+
+class PersonQuery:
+    """All of a person's appearances of one embedder (the one most of them have): each result
+    scores its best similarity to one of their mean vectors."""
+
+    query_face_id = None
+
+    def __init__(self, person: Person, embedder: str, vectors: np.ndarray, count: int) -> None:
+        self.person = person
+        self.embedder = embedder
+        self.vectors = vectors
+        self.appearance_count = count
+
+    def search(self, filters: dict) -> SearchResult:
+        return services.search_by_vectors(self.vectors, self.embedder, **filters)
+
+    def known_faces(self) -> dict[int, Face]:
+        return {}
+
+    def as_json(self, absolute: Absolute = None) -> dict:
+        return {
+            "type": "person",
+            "person_id": self.person.pk,
+            "name": self.person.name,
+            "appearance_count": self.appearance_count,
+            "vector_count": len(self.vectors),
+        }
+
+
+def person_query(person_id: int) -> PersonQuery:
+    person = Person.objects.filter(pk=person_id).first()
+    if person is None:
+        raise QueryNotFound(f"There is no person {person_id}.")
+    rows = list(
+        Appearance.objects.filter(person=person)
+        .order_by("-face_count", "pk")
+        .values_list("embedder", "embedding")
+    )
+    if not rows:
+        raise QueryNotFound(f"Person {person_id} has no appearances to search with.")
+    counts: dict[str, int] = {}
+    for embedder, _ in rows:
+        counts[embedder] = counts.get(embedder, 0) + 1
+    embedder = max(sorted(counts), key=lambda name: counts[name])
+    vectors = [unpack_vector(blob) for name, blob in rows if name == embedder]
+    return PersonQuery(person, embedder, np.vstack(vectors[:MAX_PERSON_VECTORS]), len(vectors))
+
+
 @dataclass
 class ImageFileQuery:
     """Face ``face_index`` (from 0) of a photo file on this machine; nothing is stored."""
@@ -226,6 +281,10 @@ class Answer:
     result: SearchResult | None = None
     error: str | None = None  # why the search could not run (invalid filters: see ``form``)
     empty_reason: str | None = None  # why nothing but the query face was found
+    # The embedder's calibrated same-person threshold (None: not calibrated, no marks).
+    same_person_threshold: float | None = None
+    # A photo search where no result passes the threshold: said before the nearest faces.
+    nobody_matches: str | None = None
 
     @property
     def status(self) -> int:
@@ -244,7 +303,11 @@ class Answer:
         near-duplicate groups, as the search grouped them."""
         assert self.result is not None
         if self.result.group == "appearance":
-            return appearance_cards(list(entries), known=self.query.known_faces())
+            return appearance_cards(
+                list(entries),
+                known=self.query.known_faces(),
+                threshold=self.same_person_threshold,
+            )
         return group_cards(list(entries), known=self.query.known_faces())
 
     def summary_json(self, absolute: Absolute = None) -> dict:
@@ -256,6 +319,8 @@ class Answer:
             "filters": self.filters,
             "hit_count": len(self.result.hits),
             "empty_reason": self.empty_reason,
+            "same_person_threshold": self.same_person_threshold,
+            "nobody_matches": self.nobody_matches,
         }
 
 
@@ -274,12 +339,27 @@ def run(query: Query, filters: dict, *, form: SearchFiltersForm | None = None) -
         result = query.search(filters)
     except services.SearchError as error:
         return Answer(query, form=form, filters=filters, error=str(error))
+    threshold = same_person_threshold(result.embedder)
     return Answer(
         query,
         form=form,
         filters=filters,
         result=result,
         empty_reason=explain_empty(result, filters),
+        same_person_threshold=threshold,
+        nobody_matches=explain_nobody(query, result, threshold),
+    )
+
+
+def explain_nobody(query: Query, result: SearchResult, threshold: float | None) -> str | None:
+    """For a photo: the message that no face found passes the same-person threshold."""
+    if threshold is None or not isinstance(query, PhotoQuery | ImageFileQuery):
+        return None
+    if any(hit.score >= threshold for hit in result.hits):
+        return None
+    return (
+        "No one in the library looks like this person: no face found passes "
+        f"{result.embedder}'s same-person threshold ({threshold:.3f}). The nearest faces follow."
     )
 
 

@@ -147,6 +147,45 @@ def search_by_vector(
     return _result(embedder, found.hits, found.by_face_id(), query_face_id=None)
 
 
+def search_by_vectors(
+    vectors: np.ndarray,
+    embedder: str,
+    *,
+    k: int = DEFAULT_K,
+    movie_id: int | None = None,
+    min_score: float | None = None,
+    exact: bool = False,
+    group: str | None = None,
+) -> SearchResult:
+    """The ``k`` appearances (or faces) most like any of ``vectors`` (a person's appearances'
+    mean vectors): each face scores its best similarity to one of them."""
+    group = group or DEFAULT_GROUP
+    check_filters(k, min_score, group)
+    vectors = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)
+    wanted = k * (FACES_PER_APPEARANCE if group == "appearance" else 1)
+    best: dict[int, Hit] = {}
+    by_face: dict[int, np.ndarray] = {}
+    for vector in vectors:
+        found = _nearest(vector, embedder, wanted, movie_id, min_score, exact)
+        by_face.update(found.by_face_id())
+        for hit in found.hits:
+            if hit.face_id not in best or hit.score > best[hit.face_id].score:
+                best[hit.face_id] = hit
+    hits = sorted(best.values(), key=lambda hit: (-hit.score, hit.face_id))
+    if group != "appearance":
+        return _result(embedder, hits[:k], by_face, query_face_id=None)
+    appearances = group_by_appearance(hits)[:k]
+    kept = [hit for appearance in appearances for hit in appearance.hits]
+    return SearchResult(
+        embedder=embedder,
+        hits=kept,
+        groups=[],
+        query_face_id=None,
+        group="appearance",
+        appearances=appearances,
+    )
+
+
 def _load_query_face(face_id: int) -> Face:
     face = Face.objects.only("id", "embedder", "embedding").filter(pk=face_id).first()
     if face is None:

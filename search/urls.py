@@ -18,6 +18,7 @@ urlpatterns = [
         views.AppearanceResultsView.as_view(),
         name="appearance",
     ),
+    path("person/<int:person_id>/", views.PersonResultsView.as_view(), name="person"),
     path("photo/", views.PhotoUploadView.as_view(), name="photo"),
     path("photo/<int:pk>/", views.PhotoFacesView.as_view(), name="photo-faces"),
     path("photo/<int:pk>/image/", views.PhotoImageView.as_view(), name="photo-image"),

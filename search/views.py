@@ -26,6 +26,7 @@ from django.views import View
 from django.views.generic import DeleteView, FormView, ListView, TemplateView, UpdateView
 
 from config.throttle import PHOTO_SEARCHES, check_limits
+from faces.models import Person
 from movies.display import box_style
 from movies.media import send_media_file
 from search import queries
@@ -36,7 +37,7 @@ from search.forms import (
 )
 from search.models import SavedSearch
 from search.photos import PhotoRejected, store_query_photo
-from search.queries import AppearanceQuery, FaceQuery, PhotoQuery
+from search.queries import AppearanceQuery, FaceQuery, PersonQuery, PhotoQuery
 from search.result_timelines import result_timelines
 
 
@@ -82,7 +83,13 @@ class ResultsPageMixin:
     def results_context(self, answer: queries.Answer) -> dict:
         result = answer.result
         paginator = Paginator(result.entries, settings.FACEFINDER_GROUPS_PER_PAGE)
-        context = {"result": result, "paginator": paginator, "empty_reason": answer.empty_reason}
+        context = {
+            "result": result,
+            "paginator": paginator,
+            "empty_reason": answer.empty_reason,
+            "nobody_matches": answer.nobody_matches,
+            "same_person_threshold": answer.same_person_threshold,
+        }
         if not result.entries:
             return context
         try:
@@ -132,6 +139,13 @@ class ResultsPageMixin:
         return urlencode(params)
 
 
+def person_of_appearance(appearance_id: int | None) -> Person | None:
+    """The person of the query's appearance, for "Search with this person"."""
+    if appearance_id is None:
+        return None
+    return Person.objects.filter(appearances__pk=appearance_id).first()
+
+
 class FaceResultsView(LoginRequiredMixin, ResultsPageMixin, View):
     """``/search/face/<id>/``: the faces most similar to a stored face."""
 
@@ -139,7 +153,11 @@ class FaceResultsView(LoginRequiredMixin, ResultsPageMixin, View):
         return queries.face_query(self.kwargs["face_id"])
 
     def query_context(self, query: FaceQuery) -> dict:
-        return {"query_card": query.card(), "query_kind": "face"}
+        return {
+            "query_card": query.card(),
+            "query_kind": "face",
+            "query_person": person_of_appearance(query.face.appearance_id),
+        }
 
 
 class AppearanceResultsView(LoginRequiredMixin, ResultsPageMixin, View):
@@ -153,7 +171,18 @@ class AppearanceResultsView(LoginRequiredMixin, ResultsPageMixin, View):
             "query_card": query.card(),
             "query_kind": "appearance",
             "appearance": query.appearance,
+            "query_person": person_of_appearance(query.appearance.pk),
         }
+
+
+class PersonResultsView(LoginRequiredMixin, ResultsPageMixin, View):
+    """``/search/person/<id>/``: faces like any of a person's appearances, by appearance."""
+
+    def get_query(self) -> PersonQuery:
+        return queries.person_query(self.kwargs["person_id"])
+
+    def query_context(self, query: PersonQuery) -> dict:
+        return {"query_kind": "person", "person": query.person, "person_query": query}
 
 
 class PhotoResultsView(LoginRequiredMixin, ResultsPageMixin, View):

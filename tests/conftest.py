@@ -140,6 +140,12 @@ def hamilton_ingest(django_db_setup, django_db_blocker, tmp_path_factory):
             "shots": list(Shot.objects.filter(movie=movie).order_by("index").values()),
             "appearances": list(Appearance.objects.filter(movie=movie).order_by("pk").values()),
         }
+        # The people the ingest's own clustering made: each a list of appearance row ids.
+        people: dict[int, list[int]] = {}
+        for row in rows["appearances"]:
+            if row["person_id"]:
+                people.setdefault(row["person_id"], []).append(row["id"])
+        rows["people"] = list(people.values())
         transaction.set_rollback(True)
     return {"media_root": str(media_root), **rows}
 
@@ -152,7 +158,7 @@ def hamilton_movie(db, settings, hamilton_ingest):
 
     MEDIA_ROOT points at the session's media folder, so images are served as stored.
     """
-    from faces.models import Appearance, Face
+    from faces.models import Appearance, Face, Person
     from movies.models import Frame, Movie, Shot
 
     settings.MEDIA_ROOT = hamilton_ingest["media_root"]
@@ -164,6 +170,7 @@ def hamilton_movie(db, settings, hamilton_ingest):
     )
     frame_ids = dict(Frame.objects.filter(movie=movie).values_list("index", "pk"))
     skip = ("id", "movie_id", "frame_id", "appearance_id", "shot_id", "representative_face_id")
+    skip += ("person_id",)
     Face.objects.bulk_create(
         Face(
             **{
@@ -188,6 +195,7 @@ def hamilton_movie(db, settings, hamilton_ingest):
     )
     shot_ids = dict(Shot.objects.filter(movie=movie).values_list("index", "pk"))
     old_shots = {row["id"]: row["index"] for row in hamilton_ingest["shots"]}
+    appearance_ids: dict[int, int] = {}
     for row in hamilton_ingest["appearances"]:
         appearance = Appearance.objects.create(
             **{k: v for k, v in row.items() if k not in skip},
@@ -199,6 +207,13 @@ def hamilton_movie(db, settings, hamilton_ingest):
             face_ids[f["id"]] for f in hamilton_ingest["faces"] if f["appearance_id"] == row["id"]
         ]
         Face.objects.filter(pk__in=linked).update(appearance=appearance)
+        appearance_ids[row["id"]] = appearance.pk
+    # The people the ingest made, as it made them.
+    for members in hamilton_ingest["people"]:
+        person = Person.objects.create()
+        Appearance.objects.filter(pk__in=[appearance_ids[old] for old in members]).update(
+            person=person
+        )
     return movie
 
 

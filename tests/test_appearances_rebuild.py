@@ -132,7 +132,7 @@ def test_the_admin_action_queues_a_rebuild_that_the_worker_runs(
 
 ITEM_KEYS = [
     "id", "movie_id", "embedder", "shot_index", "start_seconds", "end_seconds",
-    "first_frame_index", "last_frame_index", "face_count", "representative_face_id",
+    "first_frame_index", "last_frame_index", "face_count", "representative_face_id", "person_id",
 ]  # fmt: skip
 
 

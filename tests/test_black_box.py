@@ -33,7 +33,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from faces.models import Face
+from faces.models import Appearance, Face, Person
 from movies.models import Frame, Movie
 from search.models import QueryPhoto, SavedSearch
 from tests.factories import (
@@ -74,6 +74,7 @@ class World:
     bobs_photo: QueryPhoto
     bobs_saved: SavedSearch
     appearance_id: int  # anna's first shot, followed as one appearance
+    person_id: int  # anna, holding that appearance
 
 
 Params = Callable[[World], dict]
@@ -114,6 +115,14 @@ def _appearance(w: World) -> dict:
     return {"appearance_id": w.appearance_id}
 
 
+def _person(w: World) -> dict:
+    return {"pk": w.person_id}
+
+
+def _person_id(w: World) -> dict:
+    return {"person_id": w.person_id}
+
+
 def _movie_id(w: World) -> dict:
     return {"movie_id": w.movie.pk}
 
@@ -145,6 +154,8 @@ ROUTES: dict[str, Route] = {
     "movies/<int:pk>/": Route(LOGIN, PAGE, _movie),
     "movies/<int:pk>/video/": Route(LOGIN, PAGE, _movie),
     "appearances/<int:pk>/": Route(LOGIN, PAGE, lambda w: {"pk": w.appearance_id}),
+    "people/": Route(LOGIN, PAGE),
+    "people/<int:pk>/": Route(LOGIN, PAGE, _person),
     "frames/<int:pk>/": Route(LOGIN, PAGE, _frame),
     # Search pages.
     "search/face/<int:face_id>/": Route(LOGIN, PAGE, _face),
@@ -158,6 +169,7 @@ ROUTES: dict[str, Route] = {
     "search/saved/<int:pk>/rename/": Route(LOGIN, PAGE, _saved),
     "search/saved/<int:pk>/delete/": Route(LOGIN, PAGE, _saved),
     "search/appearance/<int:appearance_id>/": Route(LOGIN, PAGE, _appearance),
+    "search/person/<int:person_id>/": Route(LOGIN, PAGE, _person_id),
     "search/api/face/<int:face_id>/": Route(MOVED, MOVED, _face),
     "search/api/photo/<int:pk>/face/<int:index>/": Route(MOVED, MOVED, _photo_face),
     # The JSON API.
@@ -166,6 +178,9 @@ ROUTES: dict[str, Route] = {
     "api/search/appearance/<int:appearance_id>/": Route(API_401, API, _appearance),
     "api/movies/<int:movie_id>/appearances/": Route(API_401, API, _movie_id),
     "api/appearances/<int:appearance_id>/": Route(API_401, API, _appearance),
+    "api/search/person/<int:person_id>/": Route(API_401, API, _person_id),
+    "api/people/": Route(API_401, API),
+    "api/people/<int:person_id>/": Route(API_401, API, _person_id),
     "api/": Route(API_401, API_404),  # any other path under /api/
 }
 
@@ -263,6 +278,8 @@ def world(user, other_user) -> World:
     shot = make_shot(library.movie, 0, 0, anna_faces[-1].frame_index)
     appearance = make_appearance(shot, anna_faces)
     SavedSearch.objects.create(owner=user, name="Anna on screen", appearance=appearance)
+    person = Person.objects.create(name="Anna")
+    Appearance.objects.filter(pk=appearance.pk).update(person=person)
     # A real video file, so that the player's URL has bytes to serve.
     Movie.objects.filter(pk=library.movie.pk).update(source_path=str(HAMILTON_CLIP))
     return World(
@@ -275,6 +292,7 @@ def world(user, other_user) -> World:
         bobs_photo=bobs_photo,
         bobs_saved=bobs_saved,
         appearance_id=appearance.pk,
+        person_id=person.pk,
     )
 
 

@@ -44,7 +44,9 @@ def test_groups_match_the_search_service(user_client, library):
     assert response.status_code == 200
     data = response.json()
     expected = search_by_face(query.pk, k=12)
-    assert set(data) == {"query", "embedder", "filters", "hit_count", "empty_reason", *ENVELOPE}
+    summary = {"query", "embedder", "filters", "hit_count", "empty_reason"}
+    summary |= {"same_person_threshold", "nobody_matches"}
+    assert set(data) == {*summary, *ENVELOPE}
     assert [g["face_id"] for g in data["results"]] == [g.leader.face_id for g in expected.groups]
     assert [[d["face_id"] for d in g["duplicates"]] for g in data["results"]] == [
         [d.face_id for d in g.duplicates] for g in expected.groups

@@ -360,6 +360,35 @@ def test_faces_get_a_nullable_link_to_their_appearance(ddl):
     assert all("UNIQUE" not in sql for sql in added)
 
 
+def test_people_are_sharded_by_id_and_appearances_get_a_nullable_link_to_them(ddl):
+    sql = create_table(ddl, "faces_person")
+    shard, uniques = shard_and_unique_keys(sql)
+    assert shard == ["id"] and uniques == [["id"]]
+    columns = {c.name for c in parse(sql).this.expressions if isinstance(c, exp.ColumnDef)}
+    assert {"name", "note", "hidden", "created_at", "updated_at"} <= columns
+    added = [sql for migration, sql in ddl if migration == "faces.0006_people"]
+    alter = [sql.rstrip(";").strip() for sql in added if sql.startswith("ALTER TABLE")]
+    assert alter == ["ALTER TABLE `faces_appearance` ADD COLUMN `person_id` bigint NULL"]
+    assert isinstance(parse(alter[0]), exp.Alter)
+    # The link and the name are plain keys: a unique one would need the shard key.
+    indexes = [sql for sql in added if sql.startswith("CREATE INDEX")]
+    assert [re.search(r"ON `(\w+)` \(`(\w+)`\)", sql).groups() for sql in indexes] == [
+        ("faces_person", "name"),
+        ("faces_appearance", "person_id"),
+    ]
+    assert all("UNIQUE" not in sql for sql in added)
+
+
+def test_a_calibration_is_keyed_and_sharded_by_its_embedder(ddl):
+    """One threshold per embedder: the embedder is the primary key, so the unique key holds
+    the shard key as SingleStoreDB requires."""
+    sql = create_table(ddl, "faces_embeddercalibration")
+    shard, uniques = shard_and_unique_keys(sql)
+    assert shard == ["embedder"] and uniques == [["embedder"]]
+    assert "`threshold` double precision NOT NULL" in sql
+    parse(sql)
+
+
 def test_layout_dimensions_match_the_embedders():
     from faces.embedders import DIMENSIONS
 

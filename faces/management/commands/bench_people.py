@@ -1,0 +1,158 @@
+"""``manage.py bench_people [--embedder dlib-resnet] [--hold 15] [--limit N] [--thresholds
+0.85,0.88] [--keep]``: BCubed precision, recall and F of people on lfw_dev made into a video.
+
+The video is ingested through ``movies.ingest.ingest_movie`` (appearances, then people by
+``faces.people.assign_movie``) and then, for each of ``--thresholds``, re-clustered from
+scratch with that threshold. It writes to the configured database: run it on a scratch one
+(``DATABASE_URL=sqlite:////tmp/bench.sqlite3``, migrated), since the embedder's other
+appearances would join the clustering. The movie is deleted afterwards unless ``--keep``.
+Never a test: it runs the real networks and only reports.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from faces import people
+from faces.bench import shared_data
+from faces.bench.people import (
+    bcubed,
+    interleave,
+    people_mixing,
+    photo_video,
+    predicted_people,
+    synthetic_nodes,
+)
+from faces.calibration import labelled_photos
+from faces.clustering import cluster
+from faces.models import Appearance
+from movies.ingest import ingest_movie
+from movies.models import Movie
+from movies.registration import register_movie
+from movies.shots import MIN_SHOT_FRAMES
+
+
+class Command(BaseCommand):
+    help = "Measure people (BCubed P/R/F) on lfw_dev made into a video."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--embedder", default="dlib-resnet")
+        parser.add_argument(
+            "--hold",
+            type=int,
+            default=MIN_SHOT_FRAMES,
+            help="frames each photo is shown (a shot's least length: each photo is a shot)",
+        )
+        parser.add_argument("--limit", type=int, help="first N photos only")
+        parser.add_argument("--thresholds", default="", help="comma-separated, re-clustered")
+        parser.add_argument("--min-faces", default="", help="comma-separated, with each threshold")
+        parser.add_argument("--joins", default="", help="comma-separated join thresholds")
+        parser.add_argument("--keep", action="store_true", help="keep the movie and people")
+        parser.add_argument(
+            "--movie", type=int, help="measure the video movie a --keep run left (no ingest)"
+        )
+        parser.add_argument(
+            "--scale",
+            default="",
+            help="comma-separated sizes: time clustering synthetic appearances (no database)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        embedder, hold = options["embedder"], options["hold"]
+        if options["scale"]:
+            self.scale([int(n) for n in options["scale"].split(",") if n], embedder)
+            return
+        photos = interleave(labelled_photos(shared_data() / "lfw_dev"))
+        if options["limit"]:
+            photos = interleave(photos[: options["limit"]])
+        truth = [person for person, _ in photos]
+        with tempfile.TemporaryDirectory(prefix="bench_people_") as work:
+            if options["movie"]:
+                movie = Movie.objects.get(pk=options["movie"])
+            else:
+                movie = self.ingest(Path(work), photos, embedder, hold)
+            params = people.params_for(embedder)
+            self.report(f"as stored ({params})", movie.pk, photos, hold, truth)
+            minima = [int(n) for n in options["min_faces"].split(",") if n] or [params.min_faces]
+            joins = [float(n) for n in options["joins"].split(",") if n] or [params.join]
+            sweep = [
+                (float(text), least, join)
+                for text in options["thresholds"].split(",")
+                if text
+                for least in minima
+                for join in joins
+            ]
+            for threshold, least, join in sweep:
+                chosen = dataclasses.replace(
+                    params, threshold=threshold, min_faces=least, join=join, measured="sweep"
+                )
+                saved = people.MEASURED.get(embedder)
+                people.MEASURED[embedder] = chosen
+                try:
+                    people.recluster(embedder, from_scratch=True)
+                finally:
+                    if saved is None:
+                        people.MEASURED.pop(embedder)
+                    else:
+                        people.MEASURED[embedder] = saved
+                label = f"threshold {threshold:.4f}, min faces {least}, join {join}"
+                self.report(label, movie.pk, photos, hold, truth)
+            if not options["keep"]:
+                movie.delete()
+                people.prune_empty()
+
+    def scale(self, sizes: list[int], embedder: str) -> None:
+        params = people.params_for(embedder)
+        for size in sizes:
+            nodes, labels = synthetic_nodes(size)
+            started = time.monotonic()
+            groups = cluster(nodes, params.threshold)
+            seconds = time.monotonic() - started
+            predicted: list[int | None] = [None] * size
+            for number, group in enumerate(groups):
+                if nodes.faces[group].sum() >= params.min_faces:
+                    for node in group:
+                        predicted[node] = number
+            precision, recall, f = bcubed(predicted, [str(label) for label in labels])
+            self.stdout.write(
+                f"{size} synthetic appearances: clustered in {seconds:.1f} s "
+                f"({len(groups)} groups); BCubed P {precision:.4f} R {recall:.4f} F {f:.4f}"
+            )
+
+    def ingest(self, work: Path, photos: list, embedder: str, hold: int) -> Movie:
+        if Appearance.objects.filter(embedder=embedder).exists():
+            raise CommandError(
+                f"the database already holds {embedder} appearances: run this on a scratch "
+                "database (DATABASE_URL=sqlite:////tmp/bench.sqlite3, migrated)"
+            )
+        video = photo_video(work / "lfw_dev.mp4", photos, hold)
+        movie, _ = register_movie(
+            path=video, title="lfw_dev video", sample_every=hold, embedder=embedder
+        )
+        started = time.monotonic()
+        report = ingest_movie(movie.pk)
+        if report.status != "done":
+            raise CommandError(f"ingest failed: {report.message}")
+        self.stdout.write(
+            f"{len(photos)} photos of {len({p for p, _ in photos})} people, each held {hold} "
+            f"frames; ingested every {hold}th frame in {time.monotonic() - started:.0f} s: "
+            f"{report.message} (movie {movie.pk})"
+        )
+        return movie
+
+    def report(self, label: str, movie_id: int, photos: list, hold: int, truth: list) -> None:
+        predicted = predicted_people(movie_id, len(photos), hold)
+        precision, recall, f = bcubed(predicted, truth)
+        assigned = sum(p is not None for p in predicted)
+        self.stdout.write(
+            f"  {label}: BCubed P {precision:.4f} R {recall:.4f} F {f:.4f}; "
+            f"{len({p for p in predicted if p is not None})} people, {assigned} of "
+            f"{len(photos)} photos assigned, {people_mixing(predicted, truth)} people mixing "
+            "two labels"
+        )

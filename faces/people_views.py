@@ -1,0 +1,82 @@
+"""People pages: the grid of people (``/people/``) and one person (``/people/<id>/``), their
+appearances movie by movie. Login required, like every page; the rows come from
+``faces.people_listing``, which the JSON API and the ``people`` command share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db.models import QuerySet
+from django.http import Http404
+from django.views.generic import ListView, TemplateView
+
+from faces.models import Person
+from faces.people_listing import (
+    PeopleFilters,
+    appearances_by_movie,
+    extras,
+    faces_with_frames,
+    people,
+    with_counts,
+)
+from faces.timeline import span_label
+from movies.views import ForgivingPaginationMixin
+
+
+class PeopleListView(LoginRequiredMixin, ForgivingPaginationMixin, ListView):
+    """Every person (hidden ones only when asked), most screen time first, searchable by name."""
+
+    template_name = "faces/people_list.html"
+    context_object_name = "people"
+    paginate_by = 24
+
+    def get_queryset(self) -> QuerySet[Person]:
+        self.filters = PeopleFilters(self.request.GET)
+        if not self.filters.is_valid():
+            return Person.objects.none()
+        return people(**self.filters.values())
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        page = list(context["people"])
+        more = extras([person.pk for person in page])
+        faces = faces_with_frames(list(more.representative.values()))
+        for person in page:
+            person.face = faces.get(more.representative[person.pk])
+            person.embedders = more.embedders[person.pk]
+        params = self.request.GET.copy()
+        params.pop("page", None)
+        context.update(people=page, filters=self.filters, query_string=params.urlencode())
+        return context
+
+
+class PersonDetailView(LoginRequiredMixin, TemplateView):
+    """One person: counts, and per movie every appearance with its span, best frame and links."""
+
+    template_name = "faces/person_detail.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        person = with_counts(self.kwargs["pk"])
+        if person is None:
+            raise Http404(f"There is no person {self.kwargs['pk']}.")
+        movies = appearances_by_movie(person)
+        face_ids = [a.representative_face_id for _m, _t, rows in movies for a in rows]
+        faces = faces_with_frames(face_ids)
+        more = extras([person.pk])
+        shown = []
+        for movie_id, title, rows in movies:
+            for appearance in rows:
+                appearance.face = faces.get(appearance.representative_face_id)
+                appearance.span = span_label(appearance.start_seconds, appearance.end_seconds)
+            seconds = sum(a.duration_seconds for a in rows)
+            shown.append({"movie_id": movie_id, "title": title, "appearances": rows,
+                          "seconds": seconds})  # fmt: skip
+        context.update(
+            person=person,
+            movies=shown,
+            face=faces.get(more.representative[person.pk]),
+            embedders=more.embedders[person.pk],
+        )
+        return context
