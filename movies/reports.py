@@ -36,14 +36,21 @@ class IngestReport:
     seconds: float = 0.0
     error: str = ""
     already_done: bool = False
+    # Why the run did not start (or stopped without finishing): another run holds the movie,
+    # it is queued for a worker, or the job was cancelled while it waited.
+    not_started: str = ""
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
+        if self.not_started and self.status != Movie.Status.CANCELLED:
+            return False
         return self.status in (Movie.Status.DONE, Movie.Status.CANCELLED)
 
     @property
     def message(self) -> str:
+        if self.not_started:
+            return f"not ingested: {self.not_started}"
         if self.status == Movie.Status.FAILED:
             return f"failed: {self.error}"
         if self.status == Movie.Status.CANCELLED:
