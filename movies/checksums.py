@@ -11,9 +11,9 @@ begins), by the callers' design.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
+from hashlib import sha256
 from pathlib import Path
 
 from django.core.files.uploadedfile import UploadedFile
@@ -49,7 +49,7 @@ def file_stat(path: Path) -> os.stat_result:
 def file_facts(path: Path) -> FileFacts:
     """Hash a file on disk; IngestError when it is missing or cannot be read."""
     stat = file_stat(path)
-    digest = hashlib.sha256()
+    digest = sha256()
     try:
         with path.open("rb") as handle:
             for block in iter(lambda: handle.read(BLOCK), b""):
@@ -61,7 +61,7 @@ def file_facts(path: Path) -> FileFacts:
 
 def upload_facts(upload: UploadedFile) -> FileFacts:
     """Hash an upload (its temporary file or memory), leaving it at its start."""
-    digest = hashlib.sha256()
+    digest = sha256()
     size = 0
     upload.seek(0)
     for chunk in upload.chunks():
