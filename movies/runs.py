@@ -157,6 +157,7 @@ class IngestRun:
         token = uuid.uuid4().hex
         if not rows.claimable(stale_before()).claim(token):  # type: ignore[attr-defined]
             return None
+        logger.info("movie %s: ingest run %s claimed it", movie_id, token)
         return cls(movie_id, token)
 
     # --- ownership ---------------------------------------------------------------------------
@@ -204,17 +205,26 @@ class IngestRun:
         if not self.rows.finish(**values):
             self._lost.set()
             raise RunLost(f"movie {self.movie_id} is no longer held by this ingest run")
+        logger.info("movie %s: ingest run %s ended: done", self.movie_id, self.token)
 
     def fail(self, reason: str) -> bool:
         """Mark the movie failed (and free it) if this run still holds it."""
-        return bool(self.rows.fail(reason))
+        failed = bool(self.rows.fail(reason))
+        logger.info("movie %s: ingest run %s ended: failed", self.movie_id, self.token)
+        return failed
 
     def release(self) -> None:
         """Give the movie up, status unchanged (a cancelled run)."""
         self.rows.release()
+        logger.info("movie %s: ingest run %s ended: released", self.movie_id, self.token)
 
     def abandon_batch(self) -> None:
         """Remove the rows of the batch in progress (this run lost the movie mid-batch)."""
+        logger.warning(
+            "movie %s: ingest run %s lost it; removing its unfinished batch",
+            self.movie_id,
+            self.token,
+        )
         self.batch.remove()
         self.batch = BatchWrites()
 
