@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +36,7 @@ from movies.errors import IngestError
 from movies.frames import delete_ingest_output, delete_past_checkpoint, store_batch
 from movies.models import Frame, Movie, validate_min_face, validate_sample_every
 from movies.registration import check_settings_change, record_new_contents
-from movies.reports import IngestProgress, IngestReport
+from movies.reports import IngestReport, ProgressCallback, notify, report_of
 from movies.runs import IngestRun, RunLost, claim_movie
 from movies.shots import warmup_start
 from movies.timing import NullTimer, StageTimer
@@ -50,9 +50,6 @@ from movies.video import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-ProgressCallback = Callable[[IngestProgress], None]
 
 
 @dataclass(frozen=True)
@@ -108,14 +105,14 @@ def ingest_movie(
     started = time.monotonic()
     movie = Movie.objects.get(pk=movie_id)
     if movie.status == Movie.Status.DONE and not from_scratch and job_id is None:
-        report = _report(movie, Movie.Status.DONE, started, timer)
+        report = report_of(movie, Movie.Status.DONE, started, timer)
         report.already_done = True
         return report
     run, refusal = claim_movie(movie, job_id)
     if not _reload(movie):
-        return _report(movie, Movie.Status.CANCELLED, started, timer)
+        return report_of(movie, Movie.Status.CANCELLED, started, timer)
     if run is None:
-        report = _report(movie, movie.status, started, timer)
+        report = report_of(movie, movie.status, started, timer)
         report.not_started = refusal
         return report
     run.start_beating()
@@ -149,7 +146,7 @@ def _run(
         # Another run holds the movie now: take back this batch's rows and stop writing.
         run.abandon_batch()
         _reload(movie)
-        report = _report(movie, movie.status, started, timer)
+        report = report_of(movie, movie.status, started, timer)
         report.not_started = "another ingest run took the movie over; this run stopped"
         return report
     except (VideoError, IngestError, EmbedderError) as exc:
@@ -303,20 +300,20 @@ def _run_batches(
         warmup_from=warmup,
     )
     frames_added = faces_added = 0
-    _notify(progress, movie, plan)
+    notify(progress, movie, plan.info.estimated_frames)
     # The next batch decodes in the background while this one is in the networks.
     with closing(prefetched(sampler, depth=plan.batch_size)) as frames:
         for batch in _batches(frames, plan.batch_size, timer):
             # Cancelled (or deleted) since the last batch: stop, keeping the checkpoint.
             if not _reload(movie) or movie.status != Movie.Status.RUNNING:
                 run.release()
-                return _report(
+                return report_of(
                     movie, Movie.Status.CANCELLED, started, timer, frames_added, faces_added
                 )
             run.check()
             faces_added += _ingest_batch(run, movie, plan, batch, timer, builder)
             frames_added += len(batch)
-            _notify(progress, movie, plan)
+            notify(progress, movie, plan.info.estimated_frames)
     if builder is not None:
         with timer.stage("appearances"):
             for cut in sampler.trailing_cuts:
@@ -325,8 +322,8 @@ def _run_batches(
     with timer.stage("store"):
         run.finish(frame_count=sampler.frames_read, **_stored_counts(movie))
         _reload(movie)
-    _notify(progress, movie, plan)
-    return _report(movie, Movie.Status.DONE, started, timer, frames_added, faces_added)
+    notify(progress, movie, plan.info.estimated_frames)
+    return report_of(movie, Movie.Status.DONE, started, timer, frames_added, faces_added)
 
 
 def _ingest_batch(
@@ -396,43 +393,6 @@ def _fail(
     if not run.fail(reason):  # another run holds the movie: its status is that run's
         logger.warning("movie %s: the failed run no longer held it", movie.pk)
     _reload(movie)
-    report = _report(movie, Movie.Status.FAILED, started, timer)
+    report = report_of(movie, Movie.Status.FAILED, started, timer)
     report.error = reason
     return report
-
-
-def _report(
-    movie: Movie,
-    status: str,
-    started: float,
-    timer: StageTimer,
-    frames_added: int = 0,
-    faces_added: int = 0,
-) -> IngestReport:
-    return IngestReport(
-        movie_id=movie.pk,
-        title=movie.title,
-        status=status,
-        frames_sampled=movie.frames_sampled,
-        faces_found=movie.faces_found,
-        frames_added=frames_added,
-        faces_added=faces_added,
-        seconds=time.monotonic() - started,
-        error=movie.last_error if status == Movie.Status.FAILED else "",
-        timings=dict(timer.seconds),
-    )
-
-
-def _notify(progress: ProgressCallback | None, movie: Movie, plan: _Plan) -> None:
-    if progress is None:
-        return
-    progress(
-        IngestProgress(
-            movie_id=movie.pk,
-            title=movie.title,
-            next_frame_index=movie.next_frame_index,
-            total_frames=plan.info.estimated_frames,
-            frames_sampled=movie.frames_sampled,
-            faces_found=movie.faces_found,
-        )
-    )

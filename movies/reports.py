@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from movies.models import Movie
+from movies.timing import StageTimer
 
 
 @dataclass(frozen=True)
@@ -67,3 +70,45 @@ class IngestReport:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+ProgressCallback = Callable[[IngestProgress], None]
+
+
+def report_of(
+    movie: Movie,
+    status: str,
+    started: float,
+    timer: StageTimer,
+    frames_added: int = 0,
+    faces_added: int = 0,
+) -> IngestReport:
+    """The report of a run that started at ``started`` (``time.monotonic()``)."""
+    return IngestReport(
+        movie_id=movie.pk,
+        title=movie.title,
+        status=status,
+        frames_sampled=movie.frames_sampled,
+        faces_found=movie.faces_found,
+        frames_added=frames_added,
+        faces_added=faces_added,
+        seconds=time.monotonic() - started,
+        error=movie.last_error if status == Movie.Status.FAILED else "",
+        timings=dict(timer.seconds),
+    )
+
+
+def notify(progress: ProgressCallback | None, movie: Movie, total_frames: int | None) -> None:
+    """Tell the caller's callback where the run stands (before the first batch, after each)."""
+    if progress is None:
+        return
+    progress(
+        IngestProgress(
+            movie_id=movie.pk,
+            title=movie.title,
+            next_frame_index=movie.next_frame_index,
+            total_frames=total_frames,
+            frames_sampled=movie.frames_sampled,
+            faces_found=movie.faces_found,
+        )
+    )

@@ -21,10 +21,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from movies.errors import IngestError
-from movies.ingest import IngestProgress, IngestReport, ingest_movie
+from movies.ingest import ingest_movie
 from movies.jobs import enqueue_ingest
 from movies.models import Movie, validate_min_face, validate_sample_every
 from movies.registration import register_movie, update_movie
+from movies.reports import IngestProgress, IngestReport
 from movies.runs import command_refusal
 from movies.video import VIDEO_EXTENSIONS
 
