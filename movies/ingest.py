@@ -31,7 +31,7 @@ from faces.appearances import AppearanceBuilder, feed
 from faces.embedders import EmbedderError, get_embedder
 from faces.models import Face
 from faces.pipeline import analyse_images
-from movies.checksums import check_source
+from movies.checksums import check_source, file_stat
 from movies.errors import IngestError
 from movies.frames import delete_ingest_output, delete_past_checkpoint, store_batch
 from movies.models import Frame, Movie, validate_min_face, validate_sample_every
@@ -131,11 +131,13 @@ def _run(
     started: float,
     appearances: bool,
 ) -> IngestReport:
-    if from_scratch:
-        delete_ingest_output(movie, run)
-        _reload(movie)
     resumed_from = movie.next_frame_index
     try:
+        if from_scratch:
+            _check_readable(movie)  # a file gone for now must not cost the stored work
+            delete_ingest_output(movie, run)
+            _reload(movie)
+            resumed_from = 0
         plan = _plan(movie, timer, run, appearances=appearances)
         _reload(movie)
         resumed_from = movie.next_frame_index
@@ -213,6 +215,18 @@ def _plan(movie: Movie, timer: StageTimer, run: IngestRun, *, appearances: bool 
     with timer.stage("load models"):
         get_embedder(embedder)  # unknown name or missing weights fail here, before any work
     return plan
+
+
+def _check_readable(movie: Movie) -> None:
+    """IngestError (stored work kept) when the movie's local file is missing or unreadable."""
+    try:
+        path = movie.path
+    except NotImplementedError:
+        return  # remote storage: _plan says why ingest cannot read it
+    try:
+        file_stat(path)
+    except IngestError as exc:
+        raise IngestError(f"{exc}; the stored frames and faces are kept") from exc
 
 
 def _check_source(movie: Movie, path: Path, run: IngestRun) -> None:

@@ -125,6 +125,12 @@ def test_a_vanished_file_keeps_the_movie_and_it_resumes_when_the_file_is_back(
     assert stored(movie) == before
     assert media_files(settings.MEDIA_ROOT, movie.pk) == files
 
+    # Not even "from scratch" clears it while the file is gone.
+    report = ingest_movie(movie.pk, from_scratch=True)
+    assert report.status == Movie.Status.FAILED
+    assert "the stored frames and faces are kept" in report.error
+    assert stored(movie) == before
+
     # The file is back: the next run resumes and ends with an uninterrupted run's result.
     hidden.rename(path)
     report = ingest_movie(movie.pk)
