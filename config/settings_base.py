@@ -195,6 +195,20 @@ FACEFINDER_PARALLEL_IMAGES = env.int("FACEFINDER_PARALLEL_IMAGES", default=0)
 # Sampled frames per ingest batch: one pass through the networks, one bulk write and one
 # checkpoint (a killed ingest redoes at most one batch).
 FACEFINDER_FRAME_BATCH = env.int("FACEFINDER_FRAME_BATCH", default=16)
+# One ingest run per movie (movies/runs.py): a live run refreshes its heartbeat this often (also
+# while it loads the networks or seeks); a run silent for the stale limit counts as dead (a
+# killed worker) and a new run may take its movie over; a queued job waits this long for a live
+# run of its movie to end (a Cancel and Ingest while a batch was in flight) before giving up.
+FACEFINDER_INGEST_HEARTBEAT_SECONDS = env.float("FACEFINDER_INGEST_HEARTBEAT_SECONDS", default=10)
+FACEFINDER_INGEST_STALE_SECONDS = env.float("FACEFINDER_INGEST_STALE_SECONDS", default=90)
+FACEFINDER_INGEST_CLAIM_WAIT_SECONDS = env.float(
+    "FACEFINDER_INGEST_CLAIM_WAIT_SECONDS", default=900
+)
+if not 0 < FACEFINDER_INGEST_HEARTBEAT_SECONDS < FACEFINDER_INGEST_STALE_SECONDS:
+    raise environ.ImproperlyConfigured(
+        "FACEFINDER_INGEST_HEARTBEAT_SECONDS must be above 0 and below "
+        "FACEFINDER_INGEST_STALE_SECONDS (a live run must beat well within the stale limit)."
+    )
 # Movies may be added from a server path only below one of these folders.
 FACEFINDER_IMPORT_DIRS = env.list("FACEFINDER_IMPORT_DIRS", default=[str(VAR_DIR / "import")])
 FACEFINDER_MAX_UPLOAD_BYTES = env.int("FACEFINDER_MAX_UPLOAD_BYTES", default=4 * 1024**3)

@@ -13,12 +13,17 @@ moved. A resumed run (``AppearanceBuilder.resume``) deletes any later shot and i
 and frames since its first frame: the same input in the same order as the run that stopped,
 so the same appearances follow. Natural keys (movie, shot index) and (movie, first frame
 index, first face index) make a duplicate impossible.
+
+An ingest's builder writes under its run (``movies.runs.IngestRun``): each write checks first
+that the run still holds the movie, and the ids written join the batch's, which a run that
+lost its movie removes. ``faces.rebuild`` builds without a run (it refuses a busy movie).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +32,9 @@ from faces.quality import representative_score
 from faces.tracking import Track, TrackedFace, Tracker, linking_rules
 from movies.models import Frame, Movie, Shot
 from movies.shots import ShotSpan
+
+if TYPE_CHECKING:
+    from movies.runs import IngestRun
 
 # What the builder reads of a stored face (never the thumbnail or the probability).
 FACE_FIELDS = (
@@ -72,9 +80,17 @@ class AppearanceBuilder:
     """The open shot of one movie: its first frame, its tracks so far, and the shot's number."""
 
     def __init__(
-        self, movie: Movie, *, embedder: str, sample_every: int, shot_start: int = 0, index: int = 0
+        self,
+        movie: Movie,
+        *,
+        embedder: str,
+        sample_every: int,
+        shot_start: int = 0,
+        index: int = 0,
+        run: IngestRun | None = None,
     ) -> None:
         self.movie = movie
+        self.run = run
         self.embedder = embedder
         self.sample_every = sample_every
         self.fps = float(movie.fps or 0.0)
@@ -86,7 +102,13 @@ class AppearanceBuilder:
 
     @classmethod
     def resume(
-        cls, movie: Movie, *, embedder: str, sample_every: int, checkpoint: int
+        cls,
+        movie: Movie,
+        *,
+        embedder: str,
+        sample_every: int,
+        checkpoint: int,
+        run: IngestRun | None = None,
     ) -> AppearanceBuilder:
         """The builder of a run resuming at ``checkpoint`` (0: a fresh start).
 
@@ -95,16 +117,15 @@ class AppearanceBuilder:
         appearances. The open shot then starts after the last shot kept; its tracks are
         rebuilt from the faces stored since.
         """
-        kept = Shot.objects.filter(movie=movie, last_frame__lt=checkpoint - 1)
-        last = kept.order_by("-index").first()
-        shot_start = last.last_frame + 1 if last is not None else 0
-        delete_from(movie.pk, shot_start)
+        last = _last_kept_shot(movie.pk, checkpoint)
+        shot_start = delete_unfinished_shots(movie.pk, checkpoint, run=run)
         builder = cls(
             movie,
             embedder=embedder,
             sample_every=sample_every,
             shot_start=shot_start,
             index=last.index + 1 if last is not None else 0,
+            run=run,
         )
         if shot_start < checkpoint:
             faces = stored_faces(movie.pk, first=shot_start, end=checkpoint)
@@ -136,6 +157,8 @@ class AppearanceBuilder:
 
     def _write(self, span: ShotSpan) -> None:
         start, end = span.seconds(self.fps)
+        if self.run is not None:
+            self.run.check()
         shot = Shot.objects.create(
             movie=self.movie,
             index=span.index,
@@ -144,16 +167,28 @@ class AppearanceBuilder:
             start_seconds=start,
             end_seconds=end,
         )
+        if self.run is not None:
+            self.run.batch.shots.append(shot.pk)
         tracks = self.tracker.close_all()
-        write_appearances(shot, self.embedder, self.sample_every, tracks)
+        write_appearances(shot, self.embedder, self.sample_every, tracks, run=self.run)
 
 
-def write_appearances(shot: Shot, embedder: str, sample_every: int, tracks: list[Track]) -> None:
-    """Appearance rows for the tracks of ``shot``, then each face's link to its appearance."""
+def write_appearances(
+    shot: Shot,
+    embedder: str,
+    sample_every: int,
+    tracks: list[Track],
+    *,
+    run: IngestRun | None = None,
+) -> None:
+    """Appearance rows for the tracks of ``shot``, then each face's link to its appearance
+    (each write only while ``run``, if given, holds the movie)."""
     if not tracks:
         return
     fps = float(shot.movie.fps)
     rows = [appearance_row(shot, embedder, sample_every, fps, track) for track in tracks]
+    if run is not None:
+        run.check()
     Appearance.objects.bulk_create(rows)
     # Ids are read back by natural key: not every backend returns them from bulk_create.
     ids = dict(
@@ -162,8 +197,12 @@ def write_appearances(shot: Shot, embedder: str, sample_every: int, tracks: list
             movie_id=shot.movie_id, shot=shot
         ).values_list("pk", "first_frame_index", "first_face_index")
     )
+    if run is not None:
+        run.batch.appearances.extend(ids.values())
     for track in tracks:
         first = track.faces[0]
+        if run is not None:
+            run.check()
         Face.objects.filter(
             movie_id=shot.movie_id, pk__in=[face.face_id for face in track.faces]
         ).update(appearance_id=ids[(first.frame_index, first.face_index)])
@@ -190,6 +229,24 @@ def appearance_row(
         representative_face_id=best.face_id,
         embedding=pack_vector(mean),
     )
+
+
+def _last_kept_shot(movie_id: int, checkpoint: int) -> Shot | None:
+    """The last shot a checkpoint at ``checkpoint`` covers: shots that end at or after the
+    frame before it come from a batch the checkpoint does not cover (their cut lies past it)."""
+    kept = Shot.objects.filter(movie_id=movie_id, last_frame__lt=checkpoint - 1)
+    return kept.order_by("-index").first()
+
+
+def delete_unfinished_shots(movie_id: int, checkpoint: int, *, run: IngestRun | None = None) -> int:
+    """Delete the shots (and their appearances) a checkpoint at ``checkpoint`` does not cover;
+    returns the first frame of the open shot, where the kept ones end."""
+    last = _last_kept_shot(movie_id, checkpoint)
+    shot_start = last.last_frame + 1 if last is not None else 0
+    if run is not None:
+        run.check()
+    delete_from(movie_id, shot_start)
+    return shot_start
 
 
 def delete_from(movie_id: int, first_frame: int) -> None:

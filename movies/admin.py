@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import connection, transaction
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import path, reverse
@@ -142,9 +143,28 @@ class MovieAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Movie | None = None) -> Any:
         return () if obj is None else self.readonly_fields
 
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """The add page runs outside a transaction (Django's wraps the whole view in one).
+
+        An add reads the upload's body, hashes the file and moves it into media storage: with
+        SQLite (``IMMEDIATE``), a transaction holds the write lock from its start, and a
+        worker's batch write would wait past the busy timeout behind a multi-gigabyte add.
+        ``movies.registration.add_movie`` makes its own short writes.
+        """
+        if object_id is None and not connection.in_atomic_block:
+            return self._changeform_view(request, object_id, form_url, extra_context)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
     def save_model(self, request: HttpRequest, obj: Movie, form: Any, change: bool) -> None:
-        """Save through the services: a change under the settings rule, a new movie by
-        registering its file (``obj`` stays unsaved when the file is already known)."""
+        """Save through the services: a change writes only the fields the form changed (never
+        the progress fields a running ingest keeps writing) under the settings rule; a new
+        movie registers its file (``obj`` stays unsaved when the file is already known)."""
         data = form.cleaned_data
         # The ingest fields exist only in the forms of users who may run ingests.
         may_ingest = self.has_ingest_permission(request)
@@ -152,11 +172,15 @@ class MovieAdmin(admin.ModelAdmin):
         if change:
             update_movie(obj, form.changes(), from_scratch=from_scratch)
             if from_scratch:
-                self._enqueue(request, [obj], from_scratch=True)
+                self._enqueue_on_commit(request, obj, from_scratch=True)
             return
         add_movie(obj, path=data["server_path"] or None, upload=data.get("upload") or None)
         if obj.pk is not None and may_ingest and data.get("ingest_now"):
-            self._enqueue(request, [obj], from_scratch=False)
+            self._enqueue_on_commit(request, obj, from_scratch=False)
+
+    def _enqueue_on_commit(self, request: HttpRequest, movie: Movie, *, from_scratch: bool) -> None:
+        """Queue once the movie's row is committed: a fast worker must find it."""
+        transaction.on_commit(lambda: self._enqueue(request, [movie], from_scratch=from_scratch))
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
         """Frames and faces are parts of their movie (read-only in their own admins): whoever

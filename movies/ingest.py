@@ -2,8 +2,9 @@
 
 The one code path for the admin actions, the rq job and the ``ingest`` command.
 
-No transactions are assumed (SingleStoreDB has none), so correctness comes from keys and
-idempotent writes. Per batch of sampled frames the order is: image files (deterministic
+No transactions are assumed (SingleStoreDB has none), so correctness comes from keys,
+idempotent writes and one run per movie (``movies.runs``: a run token every write checks, and
+a heartbeat). Per batch of sampled frames the order is: image files (deterministic
 names, overwritten) → Frame rows → Face rows → the shots that ended in the batch, with their
 appearances (``faces.appearances``) → the movie's checkpoint ``next_frame_index``. Everything
 below the checkpoint is complete; on every (re)start whatever lies at or past it (a batch cut
@@ -16,9 +17,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -30,11 +32,13 @@ from faces.embedders import EmbedderError, get_embedder
 from faces.models import Face
 from faces.people import assign_movie
 from faces.pipeline import analyse_images
+from movies.checksums import check_source, file_stat
 from movies.errors import IngestError
 from movies.frames import delete_ingest_output, delete_past_checkpoint, store_batch
 from movies.models import Frame, Movie, validate_min_face, validate_sample_every
-from movies.registration import check_settings_change
-from movies.reports import IngestProgress, IngestReport
+from movies.registration import check_settings_change, record_new_contents
+from movies.reports import IngestReport, ProgressCallback, notify, report_of
+from movies.runs import IngestRun, RunLost, claim_movie
 from movies.shots import warmup_start
 from movies.timing import NullTimer, StageTimer
 from movies.video import (
@@ -47,9 +51,6 @@ from movies.video import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-ProgressCallback = Callable[[IngestProgress], None]
 
 
 @dataclass(frozen=True)
@@ -82,53 +83,82 @@ def ingest_movie(
     from_scratch: bool = False,
     progress: ProgressCallback | None = None,
     timer: StageTimer | None = None,
-    expect_status: str | None = None,
+    job_id: str | None = None,
     appearances: bool = True,
 ) -> IngestReport:
     """Sample, detect, embed and store a movie, with its shots and appearances; resumes from
     its checkpoint.
 
     Returns a report; a bad file, an unknown embedder or missing weights give a ``failed``
-    report (the movie is marked failed with the reason) rather than an exception. Unexpected
-    errors mark the movie failed too and are re-raised; the checkpoint stays, so the next run
-    resumes. ``expect_status`` (used by the rq job) starts only if the movie is still in that
-    status, so a job cancelled while it waited does nothing. ``appearances=False`` stores
+    report (the movie is marked failed with the reason) rather than an exception, and keep
+    whatever is stored: only a file whose bytes changed (its checksum) or ``from_scratch``
+    clears it. Unexpected errors mark the movie failed too and are re-raised; the checkpoint
+    stays, so the next run resumes.
+
+    One run at a time holds a movie (``movies.runs``). ``job_id`` (the rq job) claims the
+    movie only while it is still queued for that job, waiting up to
+    ``FACEFINDER_INGEST_CLAIM_WAIT_SECONDS`` for a live run to end (a Cancel and Ingest while
+    a batch was in flight); without it (the command) a queued movie, or one a live run holds,
+    is refused at once with the reason (``report.not_started``). ``appearances=False`` stores
     frames and faces only (``bench_ingest`` measures what the shots and appearances cost).
     """
     timer = timer or NullTimer()
     started = time.monotonic()
     movie = Movie.objects.get(pk=movie_id)
-    if movie.status == Movie.Status.DONE and not from_scratch and expect_status is None:
-        report = _report(movie, Movie.Status.DONE, started, timer)
+    if movie.status == Movie.Status.DONE and not from_scratch and job_id is None:
+        report = report_of(movie, Movie.Status.DONE, started, timer)
         report.already_done = True
         return report
-    rows = Movie.objects.filter(pk=movie.pk)
-    if expect_status is not None:
-        rows = rows.filter(status=expect_status)
-    claimed = rows.claim()
+    run, refusal = claim_movie(movie, job_id)
     if not _reload(movie):
-        return _report(movie, Movie.Status.CANCELLED, started, timer)
-    if not claimed:
-        return _report(movie, movie.status, started, timer)
-    if from_scratch:
-        delete_ingest_output(movie)
-        _reload(movie)
+        return report_of(movie, Movie.Status.CANCELLED, started, timer)
+    if run is None:
+        report = report_of(movie, movie.status, started, timer)
+        report.not_started = refusal
+        return report
+    run.start_beating()
+    try:
+        return _run(run, movie, from_scratch, progress, timer, started, appearances)
+    finally:
+        run.stop_beating()
+
+
+def _run(
+    run: IngestRun,
+    movie: Movie,
+    from_scratch: bool,
+    progress: ProgressCallback | None,
+    timer: StageTimer,
+    started: float,
+    appearances: bool,
+) -> IngestReport:
     resumed_from = movie.next_frame_index
     try:
-        plan = _plan(movie, timer, appearances=appearances)
-        if not from_scratch:  # from scratch, delete_ingest_output left nothing to delete
-            delete_past_checkpoint(movie)
-        _start(movie, plan)
-        report = _run_batches(movie, plan, progress=progress, timer=timer, started=started)
-    except VideoError as exc:
-        # The file itself is unusable: nothing of it may stay behind.
-        delete_ingest_output(movie)
-        return _fail(movie, str(exc), started=started, timer=timer)
-    except (IngestError, EmbedderError) as exc:
-        return _fail(movie, str(exc), started=started, timer=timer)
+        if from_scratch:
+            _check_readable(movie)  # a file gone for now must not cost the stored work
+            delete_ingest_output(movie, run)
+            _reload(movie)
+            resumed_from = 0
+        plan = _plan(movie, timer, run, appearances=appearances)
+        _reload(movie)
+        resumed_from = movie.next_frame_index
+        delete_past_checkpoint(movie, run)
+        _start(run, movie, plan)
+        report = _run_batches(run, movie, plan, progress=progress, timer=timer, started=started)
+    except RunLost:
+        # Another run holds the movie now: take back this batch's rows and stop writing.
+        run.abandon_batch()
+        _reload(movie)
+        report = report_of(movie, movie.status, started, timer)
+        report.not_started = "another ingest run took the movie over; this run stopped"
+        return report
+    except (VideoError, IngestError, EmbedderError) as exc:
+        # The file is missing, unreadable or damaged, or a setting is wrong: fail with the
+        # reason and keep what is stored (a later run resumes from the checkpoint).
+        return _fail(run, movie, str(exc), started=started, timer=timer)
     except BaseException as exc:
         first_line = (str(exc).strip().splitlines() or [""])[0]
-        _fail(movie, f"{type(exc).__name__}: {first_line}".rstrip(": "), started, timer)
+        _fail(run, movie, f"{type(exc).__name__}: {first_line}".rstrip(": "), started, timer)
         raise
     report.resumed_from = resumed_from
     return report
@@ -145,8 +175,12 @@ def _reload(movie: Movie) -> bool:
     return True
 
 
-def _plan(movie: Movie, timer: StageTimer, *, appearances: bool = True) -> _Plan:
-    """Probe the video, check the settings and load the models; writes nothing.
+def _plan(movie: Movie, timer: StageTimer, run: IngestRun, *, appearances: bool = True) -> _Plan:
+    """Check the file, probe the video, check the settings and load the models.
+
+    A file whose bytes changed since its checksum was taken makes the stored work useless: it
+    is cleared here (and the new checksum recorded); otherwise nothing is written but the
+    file's size and time.
 
     A run resuming frames stored without shots and appearances carries on without them too
     (``manage.py appearances rebuild`` makes them once it is done): shots cannot be found for
@@ -167,6 +201,7 @@ def _plan(movie: Movie, timer: StageTimer, *, appearances: bool = True) -> _Plan
             "add the movie by a server path instead"
         ) from exc
     with timer.stage("probe"):
+        _check_source(movie, video_path, run)
         info = probe_video(video_path)
     plan = _Plan(
         embedder=embedder,
@@ -183,6 +218,36 @@ def _plan(movie: Movie, timer: StageTimer, *, appearances: bool = True) -> _Plan
     return plan
 
 
+def _check_readable(movie: Movie) -> None:
+    """IngestError (stored work kept) when the movie's local file is missing or unreadable."""
+    try:
+        path = movie.path
+    except NotImplementedError:
+        return  # remote storage: _plan says why ingest cannot read it
+    try:
+        file_stat(path)
+    except IngestError as exc:
+        raise IngestError(f"{exc}; the stored frames and faces are kept") from exc
+
+
+def _check_source(movie: Movie, path: Path, run: IngestRun) -> None:
+    """Stop (IngestError, stored work kept) when the file is missing or unreadable; clear the
+    stored work when its bytes changed."""
+    try:
+        found = check_source(movie, path)
+    except IngestError as exc:
+        raise IngestError(f"{exc}; the stored frames and faces are kept") from exc
+    if found.changed:
+        logger.warning("movie %s: its file changed, clearing what was stored", movie.pk)
+        run.check()
+        record_new_contents(movie, found.facts)
+        delete_ingest_output(movie, run)
+        _reload(movie)
+    elif movie.file_mtime_ns != found.facts.mtime_ns or movie.size_bytes != found.facts.size:
+        run.update(size_bytes=found.facts.size, file_mtime_ns=found.facts.mtime_ns)
+        _reload(movie)
+
+
 def _appearances_so_far(movie: Movie) -> bool:
     """Whether the frames stored so far (if any) had their shots and appearances built."""
     if movie.next_frame_index == 0:
@@ -190,11 +255,11 @@ def _appearances_so_far(movie: Movie) -> bool:
     return bool((movie.ingest_settings or {}).get("appearances", False))
 
 
-def _start(movie: Movie, plan: _Plan) -> None:
+def _start(run: IngestRun, movie: Movie, plan: _Plan) -> None:
     """Record the plan and the video's facts; the counters start from the stored rows, so a
     resumed run never counts a batch twice."""
     info = plan.info
-    Movie.objects.filter(pk=movie.pk).update(
+    run.update(
         embedder=plan.embedder,
         min_face=plan.min_face,
         ingest_settings=plan.recorded_settings(),
@@ -221,6 +286,7 @@ def _stored_counts(movie: Movie) -> dict[str, int]:
 
 
 def _run_batches(
+    run: IngestRun,
     movie: Movie,
     plan: _Plan,
     *,
@@ -233,7 +299,11 @@ def _run_batches(
     warmup = start
     if plan.appearances:
         builder = AppearanceBuilder.resume(
-            movie, embedder=plan.embedder, sample_every=plan.sample_every, checkpoint=start
+            movie,
+            embedder=plan.embedder,
+            sample_every=plan.sample_every,
+            checkpoint=start,
+            run=run,
         )
         warmup = warmup_start(start, builder.shot_start)
     sampler = FrameSampler(
@@ -245,18 +315,20 @@ def _run_batches(
         warmup_from=warmup,
     )
     frames_added = faces_added = 0
-    _notify(progress, movie, plan)
+    notify(progress, movie, plan.info.estimated_frames)
     # The next batch decodes in the background while this one is in the networks.
     with closing(prefetched(sampler, depth=plan.batch_size)) as frames:
         for batch in _batches(frames, plan.batch_size, timer):
             # Cancelled (or deleted) since the last batch: stop, keeping the checkpoint.
             if not _reload(movie) or movie.status != Movie.Status.RUNNING:
-                return _report(
+                run.release()
+                return report_of(
                     movie, Movie.Status.CANCELLED, started, timer, frames_added, faces_added
                 )
-            faces_added += _ingest_batch(movie, plan, batch, timer, builder)
+            run.check()
+            faces_added += _ingest_batch(run, movie, plan, batch, timer, builder)
             frames_added += len(batch)
-            _notify(progress, movie, plan)
+            notify(progress, movie, plan.info.estimated_frames)
     if builder is not None:
         with timer.stage("appearances"):
             for cut in sampler.trailing_cuts:
@@ -265,15 +337,14 @@ def _run_batches(
         with timer.stage("people"):
             assign_movie(movie.pk)
     with timer.stage("store"):
-        Movie.objects.filter(pk=movie.pk).finish(
-            frame_count=sampler.frames_read, **_stored_counts(movie)
-        )
+        run.finish(frame_count=sampler.frames_read, **_stored_counts(movie))
         _reload(movie)
-    _notify(progress, movie, plan)
-    return _report(movie, Movie.Status.DONE, started, timer, frames_added, faces_added)
+    notify(progress, movie, plan.info.estimated_frames)
+    return report_of(movie, Movie.Status.DONE, started, timer, frames_added, faces_added)
 
 
 def _ingest_batch(
+    run: IngestRun,
     movie: Movie,
     plan: _Plan,
     batch: list[SampledFrame],
@@ -281,7 +352,8 @@ def _ingest_batch(
     builder: AppearanceBuilder | None,
 ) -> int:
     """Analyse and store one batch of sampled frames and the shots that ended in it, then move
-    the checkpoint past it."""
+    the checkpoint past it: files → rows (their ids recorded in ``run.batch``) → checkpoint,
+    every write only while ``run`` holds the movie."""
     with timer.stage("convert"):
         images_rgb = [cv2.cvtColor(f.image_bgr, cv2.COLOR_BGR2RGB) for f in batch]
     results = analyse_images(
@@ -292,7 +364,7 @@ def _ingest_batch(
         timer=timer,
     )
     with timer.stage("store"):
-        faces_in_batch = store_batch(movie, plan.embedder, batch, results)
+        faces_in_batch = store_batch(run, movie, plan.embedder, batch, results)
     if builder is not None:
         with timer.stage("appearances"):
             # Faces are read back from their rows, as a resumed run reads them: both link the
@@ -301,7 +373,7 @@ def _ingest_batch(
     with timer.stage("store"):
         next_index = batch[-1].index + 1
         total = plan.info.estimated_frames
-        Movie.objects.filter(pk=movie.pk).checkpoint(
+        run.checkpoint(
             next_frame_index=next_index,
             frames=len(batch),
             faces=faces_in_batch,
@@ -330,48 +402,14 @@ def _batches(
             return
 
 
-def _fail(movie: Movie, reason: str, started: float, timer: StageTimer) -> IngestReport:
+def _fail(
+    run: IngestRun, movie: Movie, reason: str, started: float, timer: StageTimer
+) -> IngestReport:
     reason = " ".join(reason.split()) or "unknown error"
     logger.warning("ingest of movie %s (%s) failed: %s", movie.pk, movie.title, reason)
-    Movie.objects.filter(pk=movie.pk).fail(reason)
+    if not run.fail(reason):  # another run holds the movie: its status is that run's
+        logger.warning("movie %s: the failed run no longer held it", movie.pk)
     _reload(movie)
-    report = _report(movie, Movie.Status.FAILED, started, timer)
+    report = report_of(movie, Movie.Status.FAILED, started, timer)
     report.error = reason
     return report
-
-
-def _report(
-    movie: Movie,
-    status: str,
-    started: float,
-    timer: StageTimer,
-    frames_added: int = 0,
-    faces_added: int = 0,
-) -> IngestReport:
-    return IngestReport(
-        movie_id=movie.pk,
-        title=movie.title,
-        status=status,
-        frames_sampled=movie.frames_sampled,
-        faces_found=movie.faces_found,
-        frames_added=frames_added,
-        faces_added=faces_added,
-        seconds=time.monotonic() - started,
-        error=movie.last_error if status == Movie.Status.FAILED else "",
-        timings=dict(timer.seconds),
-    )
-
-
-def _notify(progress: ProgressCallback | None, movie: Movie, plan: _Plan) -> None:
-    if progress is None:
-        return
-    progress(
-        IngestProgress(
-            movie_id=movie.pk,
-            title=movie.title,
-            next_frame_index=movie.next_frame_index,
-            total_frames=plan.info.estimated_frames,
-            frames_sampled=movie.frames_sampled,
-            faces_found=movie.faces_found,
-        )
-    )

@@ -12,8 +12,9 @@ import uuid
 from typing import Any
 
 import django_rq
-from django.utils import timezone
+from django.conf import settings
 from redis.exceptions import RedisError
+from rq import get_current_job
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
@@ -21,22 +22,24 @@ from faces.rebuild import check_rebuildable, rebuild_appearances
 from movies.errors import AlreadyQueued, IngestJobFailed, QueueUnavailable
 from movies.ingest import ingest_movie
 from movies.models import Movie
+from movies.runs import holder_is_live
 
 INGEST_QUEUE = "ingest"
-# A running ingest writes its checkpoint at least this often; a "running" movie that has been
-# silent for longer lost its worker (killed) and may be started again.
-STALE_RUNNING_SECONDS = 600
 
 
 def run_ingest_job(movie_id: int, from_scratch: bool = False) -> dict[str, Any]:
     """Ingest one movie on a worker (queue "ingest").
 
-    The job starts only while the movie is still "queued": a movie cancelled (or deleted)
-    while its job waited is left alone.
+    The job starts only while the movie is still queued for this job: a movie cancelled (or
+    deleted, or queued again) while its job waited is left alone. A run that still holds the
+    movie (a Cancel and Ingest while its batch was in flight) is waited for (movies.runs).
     """
     if not Movie.objects.filter(pk=movie_id).exists():
         return {"movie_id": movie_id, "status": "deleted"}
-    report = ingest_movie(movie_id, from_scratch=from_scratch, expect_status=Movie.Status.QUEUED)
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("run_ingest_job runs on an rq worker (manage.py rqworker ingest)")
+    report = ingest_movie(movie_id, from_scratch=from_scratch, job_id=job.id)
     if report.status == Movie.Status.FAILED:
         raise IngestJobFailed(f"{report.title}: {report.error}")
     return report.as_dict()
@@ -107,14 +110,16 @@ def enqueue_rebuild(movie: Movie) -> str:
 
 
 def _refuse_if_busy(movie: Movie) -> None:
+    """A movie queued for a live job, or running under a live run (its heartbeat fresh), is
+    not queued again. A run that died is recognised by its heartbeat going stale
+    (``FACEFINDER_INGEST_STALE_SECONDS``), and its movie may then be queued."""
     if movie.status == Movie.Status.QUEUED and _job_is_live(movie.job_id):
         raise AlreadyQueued(f"“{movie}” is already queued")
-    if movie.status == Movie.Status.RUNNING:
-        silent_for = (timezone.now() - movie.updated_at).total_seconds()
-        if silent_for < STALE_RUNNING_SECONDS:
-            raise AlreadyQueued(
-                f"“{movie}” is being ingested right now (if its worker died, cancel it first)"
-            )
+    if movie.status == Movie.Status.RUNNING and holder_is_live(movie):
+        raise AlreadyQueued(
+            f"“{movie}” is being ingested right now (a run that died counts as dead "
+            f"{settings.FACEFINDER_INGEST_STALE_SECONDS} s after its last heartbeat)"
+        )
 
 
 def _job_is_live(job_id: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -48,14 +49,38 @@ class MovieQuerySet(models.QuerySet):
         """Put back what ``queue`` replaced (the job never reached the queue)."""
         return self._change(status=status, job_id=job_id, last_error=last_error)
 
-    def claim(self) -> int:
-        """Mark running: an ingest run starts."""
+    def claimable(self, stale_before: datetime) -> MovieQuerySet:
+        """Movies no live run holds: no run token, or a heartbeat older than ``stale_before``
+        (the run that holds it died)."""
+        return self.filter(
+            models.Q(run_token="")
+            | models.Q(heartbeat_at__isnull=True)
+            | models.Q(heartbeat_at__lt=stale_before)
+        )
+
+    def owned_by(self, token: str) -> MovieQuerySet:
+        """The movie as long as the run with this token holds it."""
+        return self.filter(run_token=token)
+
+    def claim(self, token: str) -> int:
+        """Mark running, held by the run with this token: an ingest run starts."""
+        now = timezone.now()
         return self._change(
             status=self.model.Status.RUNNING,
+            run_token=token,
+            heartbeat_at=now,
             last_error="",
-            ingest_started_at=timezone.now(),
+            ingest_started_at=now,
             ingest_finished_at=None,
         )
+
+    def beat(self) -> int:
+        """The holding run is alive (on ``owned_by(token)``)."""
+        return self.update(heartbeat_at=timezone.now())
+
+    def release(self) -> int:
+        """The holding run ends without finishing (cancelled, or stopped by an error)."""
+        return self.update(run_token="", heartbeat_at=None)
 
     def checkpoint(self, *, next_frame_index: int, frames: int, faces: int, progress: float) -> int:
         """Every frame below ``next_frame_index`` is stored; the counters grow by the batch."""
@@ -64,6 +89,7 @@ class MovieQuerySet(models.QuerySet):
             frames_sampled=models.F("frames_sampled") + frames,
             faces_found=models.F("faces_found") + faces,
             progress=progress,
+            heartbeat_at=timezone.now(),
         )
 
     def finish(self, *, frame_count: int, frames_sampled: int, faces_found: int) -> int:
@@ -76,15 +102,23 @@ class MovieQuerySet(models.QuerySet):
             faces_found=faces_found,
             last_error="",
             ingest_finished_at=timezone.now(),
+            run_token="",
+            heartbeat_at=None,
         )
 
-    def fail(self, reason: str) -> int:
+    def fail(self, reason: str, *, release: bool = True) -> int:
+        """Failed with the reason; ``release`` also frees the movie of the run that held it."""
+        freed = {"run_token": "", "heartbeat_at": None} if release else {}
         return self._change(
-            status=self.model.Status.FAILED, last_error=reason, ingest_finished_at=timezone.now()
+            status=self.model.Status.FAILED,
+            last_error=reason,
+            ingest_finished_at=timezone.now(),
+            **freed,
         )
 
     def cancel(self) -> int:
-        """Cancel the queued or running ones; a running ingest stops before its next batch."""
+        """Cancel the queued or running ones; a running ingest stops before its next batch
+        (and gives up its run token then)."""
         return self.active()._change(status=self.model.Status.CANCELLED)
 
     def reset_ingest(self) -> int:
@@ -94,7 +128,7 @@ class MovieQuerySet(models.QuerySet):
         )
 
     def _change(self, **values: object) -> int:
-        # update() skips auto_now: updated_at is set here (a silent running movie is stale).
+        # update() skips auto_now: updated_at is set here.
         return self.update(**values, updated_at=timezone.now())
 
 
@@ -118,6 +152,9 @@ class Movie(models.Model):
     file_name = models.CharField(max_length=255, blank=True)
     size_bytes = models.BigIntegerField(null=True, blank=True)
     checksum = models.CharField("SHA-256", max_length=64, blank=True, db_index=True)
+    # The file's modification time (ns) when its checksum was last taken: an unchanged size and
+    # time mean an unchanged file, so an ingest does not hash it again (movies.checksums).
+    file_mtime_ns = models.BigIntegerField(null=True, blank=True)
 
     fps = models.FloatField(null=True, blank=True)
     frame_count = models.IntegerField(null=True, blank=True)
@@ -158,6 +195,11 @@ class Movie(models.Model):
     progress = models.FloatField(default=0.0, help_text="0 to 1")
     last_error = models.TextField(blank=True)
     job_id = models.CharField(max_length=64, blank=True)
+    # The ingest run that holds the movie (movies.runs): every batch write checks it, and a run
+    # whose token is gone stops. A live run refreshes heartbeat_at every few seconds; a token
+    # with an old heartbeat belongs to a dead run, which a new run may take over.
+    run_token = models.CharField(max_length=32, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     # The settings the stored frames were made with (sample_every, embedder, min_face,
     # min_probability): a resumed ingest must use the same ones.
     ingest_settings = models.JSONField(default=dict, blank=True)
@@ -193,6 +235,22 @@ class Movie(models.Model):
         if self.upload:
             return Path(self.upload.path)
         return Path(self.source_path)
+
+
+class MovieChecksum(models.Model):
+    """The unique index of movies by file contents: one row per checksum, naming its movie.
+
+    A table of its own rather than a unique key on ``Movie.checksum``: on SingleStoreDB the
+    movies table is sharded by ``id`` and a unique key must contain the shard key, while this
+    table is sharded by its primary key, the checksum (docs/singlestore.md). Every backend uses
+    it the same way: the add that inserts the row first owns the file (movies.registration).
+    """
+
+    checksum = models.CharField("SHA-256", max_length=64, primary_key=True)
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.checksum[:12]}… → movie {self.movie_id}"
 
 
 class Frame(models.Model):

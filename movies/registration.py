@@ -3,7 +3,6 @@ recognised by its checksum; a known movie's sampling settings change only under 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,9 +10,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
 
+from movies.checksums import FileFacts, file_facts, upload_facts
 from movies.errors import ImportPathError, IngestError, SettingsConflict
-from movies.models import Frame, Movie
+from movies.models import Frame, Movie, MovieChecksum
+from movies.storage import delete_upload
 
 
 def import_dirs() -> list[Path]:
@@ -85,16 +87,23 @@ def add_movie(
     moved into media storage, and ``movie`` is saved. ``path`` is not checked against the
     import folders here (the command runs as the server's operator); the admin form does that
     with resolve_import_path().
+
+    Hashing and moving the file happen before any write, and must be called outside a
+    transaction (the admin's add view runs without one): SQLite holds its write lock for a
+    whole transaction, and a worker's batch write would time out behind a long hash. Two adds
+    of the same bytes at once give one movie: the one whose ``MovieChecksum`` row is written
+    first; the other removes its own row and upload and returns that movie.
     """
     if (path is None) == (upload is None):
         raise ValueError("give exactly one of path or upload")
     if path is not None:
         path = Path(path).expanduser().resolve()
-        movie.checksum, movie.size_bytes = _file_checksum(path)
+        facts = file_facts(path)
         movie.file_name = path.name
     else:
-        movie.checksum, movie.size_bytes = _upload_checksum(upload)
+        facts = upload_facts(upload)
         movie.file_name = Path(upload.name or "upload").name
+    movie.checksum, movie.size_bytes, movie.file_mtime_ns = facts.checksum, facts.size, None
     existing = movie_with_checksum(movie.checksum)
     if existing is not None:
         return existing
@@ -107,13 +116,81 @@ def add_movie(
     if upload is not None:
         upload.seek(0)
         movie.upload.save(movie.file_name, upload, save=False)
-    movie.save()
+        movie.file_mtime_ns = _mtime_ns(movie)
+    else:
+        movie.file_mtime_ns = facts.mtime_ns
+    try:
+        with transaction.atomic():
+            movie.save()
+            MovieChecksum.objects.create(checksum=movie.checksum, movie=movie)
+    except IntegrityError:
+        # Another add of the same bytes won. Without transactions (SingleStoreDB) this add's
+        # row is still there: remove it, and the upload it moved, before answering.
+        winner = movie_with_checksum(movie.checksum)
+        if movie.pk is not None:
+            # Without its upload name, so that deleting the row leaves the file to the check
+            # below (movies.signals deletes a deleted movie's upload).
+            Movie.objects.filter(pk=movie.pk).update(upload="")
+            Movie.objects.filter(pk=movie.pk).delete()
+        # The same bytes under the same name are the same storage file (media storage
+        # overwrites): that one is the winner's.
+        ours = movie.upload.name if upload is not None else ""
+        if ours and (winner is None or winner.upload.name != ours):
+            delete_upload(ours)
+        movie.pk = None
+        movie._state.adding = True
+        if winner is None:
+            raise
+        return winner
     return movie
 
 
 def movie_with_checksum(checksum: str) -> Movie | None:
-    """The library's movie of the file with this SHA-256 (the first added), if any."""
-    return Movie.objects.filter(checksum=checksum).order_by("pk").first()
+    """The library's movie of the file with this SHA-256, if any.
+
+    ``MovieChecksum`` names it; a movie with this checksum but no such row (added before the
+    table existed, or by an add stopped between its two writes) is given one here.
+    """
+    if not checksum:
+        return None
+    row = MovieChecksum.objects.filter(checksum=checksum).select_related("movie").first()
+    if row is not None:
+        return row.movie
+    orphan = Movie.objects.filter(checksum=checksum).order_by("pk").first()
+    if orphan is None:
+        return None
+    try:
+        with transaction.atomic():
+            MovieChecksum.objects.create(checksum=checksum, movie=orphan)
+    except IntegrityError:
+        row = MovieChecksum.objects.filter(checksum=checksum).select_related("movie").first()
+        return row.movie if row is not None else orphan
+    return orphan
+
+
+def record_new_contents(movie: Movie, facts: FileFacts) -> None:
+    """The movie's file now holds other bytes: its checksum row moves to them.
+
+    IngestError when another movie of the library already holds those bytes.
+    """
+    try:
+        with transaction.atomic():
+            MovieChecksum.objects.create(checksum=facts.checksum, movie=movie)
+    except IntegrityError:
+        other = movie_with_checksum(facts.checksum)
+        raise IngestError(
+            f"the file {movie.path} changed and now holds the same bytes as “{other}”"
+            f" (movie {other.pk if other else '?'}); nothing was changed"
+        ) from None
+    MovieChecksum.objects.filter(checksum=movie.checksum, movie=movie).delete()
+    Movie.objects.filter(pk=movie.pk).update(
+        checksum=facts.checksum, size_bytes=facts.size, file_mtime_ns=facts.mtime_ns
+    )
+    movie.checksum, movie.size_bytes, movie.file_mtime_ns = (
+        facts.checksum,
+        facts.size,
+        facts.mtime_ns,
+    )
 
 
 def title_from_file_name(name: str) -> str:
@@ -122,30 +199,12 @@ def title_from_file_name(name: str) -> str:
     return (stem[:1].upper() + stem[1:]) if stem else "Untitled"
 
 
-def _file_checksum(path: Path) -> tuple[str, int]:
-    if not path.exists():
-        raise IngestError(f"file not found: {path}")
-    if not path.is_file():
-        raise IngestError(f"not a file: {path}")
-    digest = hashlib.sha256()
+def _mtime_ns(movie: Movie) -> int | None:
+    """The stored upload's modification time, where it is a local file."""
     try:
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1024 * 1024), b""):
-                digest.update(block)
-    except OSError as exc:
-        raise IngestError(f"cannot read {path} ({exc.strerror or exc})") from exc
-    return digest.hexdigest(), path.stat().st_size
-
-
-def _upload_checksum(upload: UploadedFile) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    upload.seek(0)
-    for chunk in upload.chunks():
-        digest.update(chunk)
-        size += len(chunk)
-    upload.seek(0)
-    return digest.hexdigest(), size
+        return movie.path.stat().st_mtime_ns
+    except (NotImplementedError, OSError):
+        return None
 
 
 # The settings that decide which frames and faces an ingest stores.

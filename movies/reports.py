@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from movies.models import Movie
+from movies.timing import StageTimer
 
 
 @dataclass(frozen=True)
@@ -36,14 +39,21 @@ class IngestReport:
     seconds: float = 0.0
     error: str = ""
     already_done: bool = False
+    # Why the run did not start (or stopped without finishing): another run holds the movie,
+    # it is queued for a worker, or the job was cancelled while it waited.
+    not_started: str = ""
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
+        if self.not_started and self.status != Movie.Status.CANCELLED:
+            return False
         return self.status in (Movie.Status.DONE, Movie.Status.CANCELLED)
 
     @property
     def message(self) -> str:
+        if self.not_started:
+            return f"not ingested: {self.not_started}"
         if self.status == Movie.Status.FAILED:
             return f"failed: {self.error}"
         if self.status == Movie.Status.CANCELLED:
@@ -60,3 +70,45 @@ class IngestReport:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+ProgressCallback = Callable[[IngestProgress], None]
+
+
+def report_of(
+    movie: Movie,
+    status: str,
+    started: float,
+    timer: StageTimer,
+    frames_added: int = 0,
+    faces_added: int = 0,
+) -> IngestReport:
+    """The report of a run that started at ``started`` (``time.monotonic()``)."""
+    return IngestReport(
+        movie_id=movie.pk,
+        title=movie.title,
+        status=status,
+        frames_sampled=movie.frames_sampled,
+        faces_found=movie.faces_found,
+        frames_added=frames_added,
+        faces_added=faces_added,
+        seconds=time.monotonic() - started,
+        error=movie.last_error if status == Movie.Status.FAILED else "",
+        timings=dict(timer.seconds),
+    )
+
+
+def notify(progress: ProgressCallback | None, movie: Movie, total_frames: int | None) -> None:
+    """Tell the caller's callback where the run stands (before the first batch, after each)."""
+    if progress is None:
+        return
+    progress(
+        IngestProgress(
+            movie_id=movie.pk,
+            title=movie.title,
+            next_frame_index=movie.next_frame_index,
+            total_frames=total_frames,
+            frames_sampled=movie.frames_sampled,
+            faces_found=movie.faces_found,
+        )
+    )

@@ -121,7 +121,7 @@ def test_staff_who_may_run_ingests_get_the_actions_and_they_work(
 
 
 def test_the_add_form_queues_an_ingest_only_for_staff_who_may_run_one(
-    client, editor, operator, tmp_path, settings, ingest_queue
+    client, editor, operator, tmp_path, settings, ingest_queue, django_capture_on_commit_callbacks
 ):
     settings.FACEFINDER_IMPORT_DIRS = [str(tmp_path)]
     add = reverse("admin:movies_movie_add")
@@ -139,7 +139,9 @@ def test_the_add_form_queues_an_ingest_only_for_staff_who_may_run_one(
     client.force_login(operator)
     assert 'name="ingest_now"' in client.get(add).content.decode()
     other = faceless_clip(tmp_path / "second.mp4", frames=14)
-    client.post(add, {"server_path": str(other), **fields})
+    # Queued once the new movie's row is committed (a fast worker must find it).
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(add, {"server_path": str(other), **fields})
     assert Movie.objects.get(source_path=str(other)).status == Movie.Status.QUEUED
 
 

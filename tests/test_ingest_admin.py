@@ -339,12 +339,18 @@ def test_the_change_form_refuses_new_settings_under_stored_frames(staff_client, 
     assert (movie.title, movie.sample_every, movie.status) == ("Colours", 4, Movie.Status.DONE)
 
 
-def test_new_settings_with_from_scratch_queue_a_fresh_ingest(staff_client, tmp_path, ingest_queue):
+def test_new_settings_with_from_scratch_queue_a_fresh_ingest(
+    staff_client, tmp_path, ingest_queue, django_capture_on_commit_callbacks
+):
     movie, _ = register_movie(path=faceless_clip(tmp_path / "gradients.mp4"), **DLIB_EVERY_4)
     assert ingest_movie(movie.pk).status == "done"
 
-    response = change(staff_client, movie, sample_every=2, from_scratch="on")
+    # The job is queued once the change is committed (a fast worker must find it).
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = change(staff_client, movie, sample_every=2, from_scratch="on")
     assert response.status_code == 302
+    assert ingest_queue.count == 0 and len(callbacks) == 1
+    callbacks[0]()
     movie.refresh_from_db()
     assert (movie.sample_every, movie.status, ingest_queue.count) == (2, Movie.Status.QUEUED, 1)
     run_worker()

@@ -1,5 +1,6 @@
-"""Bad input to ``manage.py ingest``: each file gets one clear line, is marked failed with the
-reason and leaves no rows or images; the other files of the run are still ingested."""
+"""Bad input to ``manage.py ingest``: each file gets one clear line and is marked failed with
+the reason; a file refused before its first batch leaves no rows or images, one that fails
+later keeps what was stored; the other files of the run are still ingested."""
 
 from __future__ import annotations
 
@@ -76,17 +77,19 @@ def test_each_bad_file_fails_alone_with_its_reason_and_leaves_nothing(tmp_path, 
 
 
 @needs_ffmpeg
-def test_a_truncated_video_is_failed_after_its_good_part_was_stored_and_removed(
-    tmp_path, settings, clips
-):
+def test_a_truncated_video_is_failed_and_keeps_its_good_part(tmp_path, settings, clips):
+    """A short tail is a fault of the file as it is now (a copy still being written, a share
+    gone mid-read): the movie fails with the reason and keeps the batches stored before it."""
+    settings.FACEFINDER_FRAME_BATCH = 2
     clip = clips.truncated(tmp_path)
     _, _, failed = run_ingest(str(clip), "--every", "2", "--embedder", "dlib-resnet")
     movie = Movie.objects.get()
     assert failed
     assert movie.status == Movie.Status.FAILED
     assert "truncated or damaged: only" in movie.last_error and "of 60 frames" in movie.last_error
-    assert movie.frames.count() == 0
-    assert media_files(settings.MEDIA_ROOT, movie.pk) == set()
+    stored = movie.frames.count()
+    assert stored > 0 and movie.next_frame_index == 2 * (stored - 1) + 1
+    assert len(media_files(settings.MEDIA_ROOT, movie.pk)) == 2 * stored  # image + thumbnail
 
 
 def test_a_video_without_faces_finishes_with_zero_faces_and_says_so(tmp_path):

@@ -23,6 +23,7 @@ from tests.shared_data import HAMILTON_CLIP, HAMILTON_INGEST
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 ROOT = Path(__file__).resolve().parents[1]
+STALE_SECONDS = 2
 FRAME_FIELDS = ("index", "timestamp", "width", "height", "image", "thumbnail")
 FACE_FIELDS = (
     "frame_index", "face_index", "x1", "y1", "x2", "y2", "probability", "landmarks",
@@ -101,6 +102,9 @@ def test_a_killed_ingest_resumes_to_exactly_the_uninterrupted_result(tmp_path, h
         "DATABASE_URL": f"sqlite:///{db}",
         "MEDIA_ROOT": str(media),
         "PYTHONUNBUFFERED": "1",
+        # A killed run counts as dead once its heartbeat is this old (90 s by default).
+        "FACEFINDER_INGEST_HEARTBEAT_SECONDS": "0.5",
+        "FACEFINDER_INGEST_STALE_SECONDS": str(STALE_SECONDS),
     }
     migrate = manage(env, "migrate", "--no-input", "-v", "0")
     assert migrate.wait(timeout=300) == 0, migrate.stderr.read()
@@ -154,6 +158,9 @@ def test_a_killed_ingest_resumes_to_exactly_the_uninterrupted_result(tmp_path, h
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"half-written")
 
+    # Until the killed run's heartbeat is stale the command refuses the movie and writes
+    # nothing; then it takes the movie over.
+    time.sleep(STALE_SECONDS + 1)
     second = manage(env, *ingest_args())
     out, err = second.communicate(timeout=900)
     assert second.returncode == 0, err

@@ -704,3 +704,19 @@ def test_a_server_older_than_supported_is_refused():
         pytest.raises(NotSupportedError, match=message),
     ):
         wrapper.check_database_version_supported()
+
+
+def test_checksums_are_unique_in_a_table_sharded_by_the_checksum(ddl):
+    """Movies are sharded by id, so a unique checksum cannot live on them: movies_moviechecksum
+    is sharded by its primary key, the checksum, and may therefore enforce it (the file added
+    by two adds at once is one movie on every backend)."""
+    sql = create_table(ddl, "movies_moviechecksum")
+    assert sql.startswith("CREATE  TABLE")  # distributed, not a reference table
+    shard, uniques = shard_and_unique_keys(sql)
+    assert shard == ["checksum"]
+    assert uniques == [["checksum"]]
+    assert isinstance(parse(sql), exp.Create)
+    # The movie's run token and heartbeat are plain columns added to movies_movie.
+    added = [s for m, s in ddl if m == "movies.0007_run_identity" and "movies_movie`" in s]
+    assert any("ADD COLUMN `run_token` varchar(32)" in s for s in added), added
+    assert any("ADD COLUMN `heartbeat_at`" in s for s in added), added

@@ -2,7 +2,9 @@
 
 Folders are walked recursively for the usual video types. Each file gets one line (done,
 failed with the reason, or queued) and the run ends with a summary line; the exit status is
-non-zero when any file failed. A bad file never stops the others.
+non-zero when any file failed. A bad file never stops the others. A movie that is queued for
+a worker, or that a live run is ingesting, is refused with the reason (the command does not
+wait for it) and nothing of it is written.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from movies.errors import IngestError
-from movies.ingest import IngestProgress, IngestReport, ingest_movie
+from movies.ingest import ingest_movie
 from movies.jobs import enqueue_ingest
 from movies.models import Movie, validate_min_face, validate_sample_every
 from movies.registration import register_movie, update_movie
+from movies.reports import IngestProgress, IngestReport
+from movies.runs import command_refusal
 from movies.video import VIDEO_EXTENSIONS
 
 
@@ -115,14 +119,19 @@ class Command(BaseCommand):
         return files
 
     def missing(self, path: Path) -> None:
-        """A path that does not exist: a movie already registered from it is marked failed."""
+        """A path that does not exist. A movie registered from it is left exactly as it is (a
+        share that is not mounted must not cost its stored work): the line says so."""
+        self.counts["failed"] += 1
         known = Movie.objects.filter(source_path=str(path.resolve())).first()
-        if known is not None and not self.options["queue"]:
-            report = ingest_movie(known.pk, from_scratch=self.options["from_scratch"])
-            self.record(path, report)
-        else:
-            self.counts["failed"] += 1
+        if known is None:
             self.stderr.write(f"FAILED {path}: file not found")
+            return
+        self.stderr.write(
+            f"FAILED {path}: file not found; “{known}” (movie {known.pk}, "
+            f"{known.get_status_display().lower()}) is left as it was, with its "
+            f"{known.frames_sampled} frames and {known.faces_found} faces: ingest it again "
+            "once the file is back"
+        )
 
     def process(self, path: Path) -> None:
         options = self.options
@@ -134,6 +143,11 @@ class Command(BaseCommand):
                 min_face=options["min_face"],
             )
             if not created:
+                refusal = command_refusal(movie)
+                if refusal:
+                    self.counts["failed"] += 1
+                    self.stderr.write(f"FAILED {path}: “{movie}” is not ingested: {refusal}")
+                    return
                 self.apply_settings(movie)
             if options["queue"]:
                 job_id = enqueue_ingest(movie, from_scratch=options["from_scratch"])
