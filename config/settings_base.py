@@ -195,6 +195,11 @@ FACEFINDER_PARALLEL_IMAGES = env.int("FACEFINDER_PARALLEL_IMAGES", default=0)
 # Sampled frames per ingest batch: one pass through the networks, one bulk write and one
 # checkpoint (a killed ingest redoes at most one batch).
 FACEFINDER_FRAME_BATCH = env.int("FACEFINDER_FRAME_BATCH", default=16)
+# Seconds between progress lines of an ingest without a terminal (``manage.py ingest`` under
+# cron or a service, the rq worker's log); lines come after batches, at most one per interval.
+FACEFINDER_PROGRESS_SECONDS = env.float("FACEFINDER_PROGRESS_SECONDS", default=30.0)
+if not FACEFINDER_PROGRESS_SECONDS >= 0:  # also refuses nan
+    raise environ.ImproperlyConfigured("FACEFINDER_PROGRESS_SECONDS must be 0 or more seconds.")
 # Movies may be added from a server path only below one of these folders.
 FACEFINDER_IMPORT_DIRS = env.list("FACEFINDER_IMPORT_DIRS", default=[str(VAR_DIR / "import")])
 FACEFINDER_MAX_UPLOAD_BYTES = env.int("FACEFINDER_MAX_UPLOAD_BYTES", default=4 * 1024**3)

@@ -8,10 +8,13 @@ it waited does nothing.
 
 from __future__ import annotations
 
+import logging
 import uuid
+from functools import partial
 from typing import Any
 
 import django_rq
+from django.conf import settings
 from django.utils import timezone
 from redis.exceptions import RedisError
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
@@ -21,6 +24,9 @@ from faces.rebuild import check_rebuildable, rebuild_appearances
 from movies.errors import AlreadyQueued, IngestJobFailed, QueueUnavailable
 from movies.ingest import ingest_movie
 from movies.models import Movie
+from movies.reports import ProgressLog
+
+logger = logging.getLogger(__name__)
 
 INGEST_QUEUE = "ingest"
 # A running ingest writes its checkpoint at least this often; a "running" movie that has been
@@ -36,7 +42,16 @@ def run_ingest_job(movie_id: int, from_scratch: bool = False) -> dict[str, Any]:
     """
     if not Movie.objects.filter(pk=movie_id).exists():
         return {"movie_id": movie_id, "status": "deleted"}
-    report = ingest_movie(movie_id, from_scratch=from_scratch, expect_status=Movie.Status.QUEUED)
+    # The worker's log gets a progress line every FACEFINDER_PROGRESS_SECONDS.
+    progress = ProgressLog(
+        partial(logger.info, "%s"), interval=settings.FACEFINDER_PROGRESS_SECONDS
+    )
+    report = ingest_movie(
+        movie_id,
+        from_scratch=from_scratch,
+        expect_status=Movie.Status.QUEUED,
+        progress=progress,
+    )
     if report.status == Movie.Status.FAILED:
         raise IngestJobFailed(f"{report.title}: {report.error}")
     return report.as_dict()
