@@ -12,7 +12,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from faces.models import Appearance, Face
-from movies.models import Movie
+from movies.models import Movie, Shot
 from movies.storage import face_thumbnail_path
 from tests.factories import (
     image_bytes,
@@ -86,7 +86,11 @@ def make_film(title: str = "Gala", **movie_fields) -> Film:
 
 def add_hamilton_appearances(movie: Movie) -> list[Appearance]:
     """Shots of the Hamilton clip as ``shots.csv`` has them, and in each shot the faces on the
-    left and on the right half of the frame as two appearances (a stand-in for real linking)."""
+    left and on the right half of the frame as two appearances (a stand-in for real linking).
+
+    They replace the shots and appearances the real ingest gave ``hamilton_movie``."""
+    Appearance.objects.filter(movie=movie).delete()
+    Shot.objects.filter(movie=movie).delete()
     appearances = []
     for index, truth in enumerate(hamilton_shots()):
         shot = make_shot(movie, index, truth.first_frame, truth.last_frame)
