@@ -209,6 +209,12 @@ if not 0 < FACEFINDER_INGEST_HEARTBEAT_SECONDS < FACEFINDER_INGEST_STALE_SECONDS
         "FACEFINDER_INGEST_HEARTBEAT_SECONDS must be above 0 and below "
         "FACEFINDER_INGEST_STALE_SECONDS (a live run must beat well within the stale limit)."
     )
+
+# Seconds between progress lines of an ingest without a terminal (``manage.py ingest`` under
+# cron or a service, the rq worker's log); lines come after batches, at most one per interval.
+FACEFINDER_PROGRESS_SECONDS = env.float("FACEFINDER_PROGRESS_SECONDS", default=30.0)
+if not FACEFINDER_PROGRESS_SECONDS >= 0:  # also refuses nan
+    raise environ.ImproperlyConfigured("FACEFINDER_PROGRESS_SECONDS must be 0 or more seconds.")
 # Movies may be added from a server path only below one of these folders.
 FACEFINDER_IMPORT_DIRS = env.list("FACEFINDER_IMPORT_DIRS", default=[str(VAR_DIR / "import")])
 FACEFINDER_MAX_UPLOAD_BYTES = env.int("FACEFINDER_MAX_UPLOAD_BYTES", default=4 * 1024**3)

@@ -109,12 +109,15 @@ class _MTCNNNets:
     """P-, R- and O-net of MTCNN on one device (facenet-pytorch's pretrained weights)."""
 
     def __init__(self, on: torch.device) -> None:
+        import torch
         from facenet_pytorch.models.mtcnn import ONet, PNet, RNet
 
         self.device = on
-        self.pnet = PNet().to(on).eval()
-        self.rnet = RNet().to(on).eval()
-        self.onet = ONet().to(on).eval()
+        # channels_last: oneDNN's (and cuDNN's) faster kernels; faces.mtcnn feeds that layout.
+        layout = torch.channels_last
+        self.pnet = PNet().to(on).eval().to(memory_format=layout)
+        self.rnet = RNet().to(on).eval().to(memory_format=layout)
+        self.onet = ONet().to(on).eval().to(memory_format=layout)
 
 
 _nets: dict[str, _MTCNNNets] = {}

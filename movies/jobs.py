@@ -8,7 +8,9 @@ it waited does nothing.
 
 from __future__ import annotations
 
+import logging
 import uuid
+from functools import partial
 from typing import Any
 
 import django_rq
@@ -22,7 +24,10 @@ from faces.rebuild import check_rebuildable, rebuild_appearances
 from movies.errors import AlreadyQueued, IngestJobFailed, QueueUnavailable
 from movies.ingest import ingest_movie
 from movies.models import Movie
+from movies.reports import ProgressLog
 from movies.runs import holder_is_live
+
+logger = logging.getLogger(__name__)
 
 INGEST_QUEUE = "ingest"
 
@@ -39,7 +44,11 @@ def run_ingest_job(movie_id: int, from_scratch: bool = False) -> dict[str, Any]:
     job = get_current_job()
     if job is None:
         raise RuntimeError("run_ingest_job runs on an rq worker (manage.py rqworker ingest)")
-    report = ingest_movie(movie_id, from_scratch=from_scratch, job_id=job.id)
+    # The worker's log gets a progress line every FACEFINDER_PROGRESS_SECONDS.
+    progress = ProgressLog(
+        partial(logger.info, "%s"), interval=settings.FACEFINDER_PROGRESS_SECONDS
+    )
+    report = ingest_movie(movie_id, from_scratch=from_scratch, job_id=job.id, progress=progress)
     if report.status == Movie.Status.FAILED:
         raise IngestJobFailed(f"{report.title}: {report.error}")
     return report.as_dict()

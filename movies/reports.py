@@ -1,4 +1,9 @@
-"""What an ingest run tells its caller: progress while it runs, and a report at the end."""
+"""What an ingest run tells its caller: progress while it runs, and a report at the end.
+
+``ProgressLog`` turns the progress callbacks into one line at a steady interval, for runs
+without a terminal (the ``ingest`` command under cron or a service, the rq worker's log);
+``progress_line`` is that line's one format.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from movies.display import hms
 from movies.models import Movie
 from movies.timing import StageTimer
 
@@ -21,6 +27,74 @@ class IngestProgress:
     total_frames: int | None
     frames_sampled: int
     faces_found: int
+
+
+def progress_line(
+    step: IngestProgress, *, frames_per_second: float | None, elapsed_seconds: float
+) -> str:
+    """One line on how far an ingest is: frames decoded (of the total), sampled frames, faces,
+    the decode rate of this run and the time left at that rate.
+
+    ``frames_per_second`` is None until the run has a rate (its first batch); the time left
+    needs it and a known total.
+    """
+    frame = f"frame {step.next_frame_index:,}"
+    if step.total_frames:
+        share = min(100.0, 100.0 * step.next_frame_index / step.total_frames)
+        frame += f" of {step.total_frames:,} ({share:.0f}%)"
+    parts = [
+        f"“{step.title}” (movie {step.movie_id}): {frame}",
+        f"{step.frames_sampled:,} sampled frames, {step.faces_found:,} faces",
+    ]
+    if frames_per_second:
+        rate = f"{frames_per_second:.1f} frames/s"
+        if step.total_frames:
+            remaining = max(0, step.total_frames - step.next_frame_index)
+            left = f"{hms(remaining / frames_per_second)} left"
+        else:
+            left = "time left unknown (no frame count)"
+        parts.append(f"{rate}, {hms(elapsed_seconds)} elapsed, {left}")
+    else:
+        parts.append(f"{hms(elapsed_seconds)} elapsed, time left unknown yet")
+    return "; ".join(parts)
+
+
+class ProgressLog:
+    """A progress callback for ``ingest_movie`` that writes ``progress_line`` at most once per
+    ``interval`` seconds: on the first call (the run starts), then on the first call after
+    each interval has passed (calls come after each batch, so lines follow the batches).
+
+    The rate counts only this run's frames (a resumed run starts from its checkpoint) over
+    this run's time. ``interval`` 0 writes on every call; ``clock`` is for tests.
+    """
+
+    def __init__(
+        self,
+        write: Callable[[str], None],
+        *,
+        interval: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if interval < 0:
+            raise ValueError(f"the progress interval must be 0 or more seconds, got {interval}")
+        self.write = write
+        self.interval = interval
+        self.clock = clock
+        self._started: float | None = None
+        self._first_frame = 0
+        self._last_line: float | None = None
+
+    def __call__(self, step: IngestProgress) -> None:
+        now = self.clock()
+        if self._started is None:
+            self._started, self._first_frame = now, step.next_frame_index
+        if self._last_line is not None and now - self._last_line < self.interval:
+            return
+        self._last_line = now
+        elapsed = now - self._started
+        frames = step.next_frame_index - self._first_frame
+        rate = frames / elapsed if elapsed > 0 and frames > 0 else None
+        self.write(progress_line(step, frames_per_second=rate, elapsed_seconds=elapsed))
 
 
 @dataclass

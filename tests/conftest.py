@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+
 import pytest
 
 from tests.factories import Library, make_library
@@ -222,3 +225,19 @@ def duplicate_grouping(monkeypatch):
     """Searches group near-duplicates unless told otherwise: for the tests of that grouping
     (``group=duplicate``), written before results came by appearance."""
     monkeypatch.setattr("search.services.DEFAULT_GROUP", "duplicate")
+
+
+@pytest.fixture
+def ingest_queue(settings, monkeypatch):
+    """The "ingest" queue on a Redis database of its own (15, or ``FACEFINDER_TEST_REDIS_DB``),
+    so tests never meet a real worker's jobs, nor those of another checkout's test run."""
+    import django_rq
+    import django_rq.settings
+
+    base = re.sub(r"/\d*$", "", settings.REDIS_URL)
+    database = os.environ.get("FACEFINDER_TEST_REDIS_DB", "15")
+    monkeypatch.setitem(django_rq.settings.QUEUES["ingest"], "URL", f"{base}/{database}")
+    queue = django_rq.get_queue("ingest")
+    queue.connection.flushdb()
+    yield queue
+    queue.connection.flushdb()

@@ -98,3 +98,10 @@ def media_files(media_root: Path | str, movie_id: int) -> set[str]:
     """Image files ingest left for a movie, relative to its media folder."""
     base = Path(media_root) / "movies" / str(movie_id)
     return {str(p.relative_to(base)) for p in base.rglob("*") if p.is_file()}
+
+
+def run_worker() -> None:
+    """What ``manage.py rqworker ingest --burst`` does, in this process (sees the test data)."""
+    import django_rq
+
+    django_rq.get_worker("ingest", worker_class="rq.worker.SimpleWorker").work(burst=True)

@@ -9,11 +9,8 @@ would show in the movie's status.
 
 from __future__ import annotations
 
-import os
 import re
 
-import django_rq
-import django_rq.settings
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
@@ -27,18 +24,6 @@ pytestmark = pytest.mark.django_db
 
 CHANGELIST = "admin:movies_movie_changelist"
 INGEST_ACTIONS = ("ingest", "reingest_from_scratch", "cancel")
-
-
-@pytest.fixture
-def ingest_queue(settings, monkeypatch):
-    """The "ingest" queue on this checkout's Redis test database (``FACEFINDER_TEST_REDIS_DB``)."""
-    base = re.sub(r"/\d*$", "", settings.REDIS_URL)
-    database = os.environ.get("FACEFINDER_TEST_REDIS_DB", "15")
-    monkeypatch.setitem(django_rq.settings.QUEUES["ingest"], "URL", f"{base}/{database}")
-    queue = django_rq.get_queue("ingest")
-    queue.connection.flushdb()
-    yield queue
-    queue.connection.flushdb()
 
 
 def staff_with(django_user_model, password, username: str, *codenames: str):

@@ -16,7 +16,8 @@ from django.urls import reverse
 from faces.models import Appearance, Face
 from faces.rebuild import RebuildError, rebuild_appearances
 from movies.models import Movie, Shot
-from tests.test_ingest_admin import act, ingest_queue, messages_of, run_worker  # noqa: F401
+from tests.ingest_helpers import run_worker
+from tests.test_ingest_admin import act, messages_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -114,7 +115,7 @@ def test_the_command_rebuilds_and_lists(hamilton_movie):
 def test_the_admin_action_queues_a_rebuild_that_the_worker_runs(
     staff_client,
     hamilton_movie,
-    ingest_queue,  # noqa: F811
+    ingest_queue,
 ):
     forget_appearances(hamilton_movie)
     response = act(staff_client, "rebuild_appearances", hamilton_movie)

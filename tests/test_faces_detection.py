@@ -148,6 +148,39 @@ def test_pyramid_levels_are_facenets_area_interpolation(crowd_frame):
         torch.testing.assert_close(level, imresample(frame, size), rtol=0, atol=1e-3)
 
 
+@pytest.mark.parametrize("side", [24, 48])
+def test_crops_from_the_integral_image_are_facenets_per_box_area_resize(crowd_frame, side):
+    """All boxes' crops at once equal facenet-pytorch's crop-then-``imresample`` of each box,
+    for boxes inside the frame, over its edges (clamped), smaller and larger than the crop."""
+    import torch
+    from facenet_pytorch.models.utils.detect_face import imresample, pad
+
+    from faces.mtcnn import _crops
+
+    height, width = crowd_frame.shape[:2]
+    boxes = torch.tensor(
+        [
+            [100.4, 200.7, 160.2, 260.9, 0.9],  # 60 px: shrunk
+            [500.0, 300.0, 510.5, 310.5, 0.9],  # 10 px: enlarged
+            [-20.3, -15.0, 40.0, 45.0, 0.9],  # over the top-left corner
+            [width - 30.0, height - 50.0, width + 25.0, height + 5.0, 0.9],  # bottom-right
+            [900.0, 100.0, 1300.0, 500.0, 0.9],  # 400 px
+            [width + 10.0, 10.0, width + 50.0, 50.0, 0.9],  # outside: dropped
+        ]
+    )
+    kept, crops = _crops(cv2.integral(crowd_frame), boxes.clone(), side, torch.device("cpu"))
+
+    planes = torch.from_numpy(crowd_frame).permute(2, 0, 1)
+    top, bottom, left, right = pad(boxes.clone(), width, height)
+    expected = [
+        imresample(planes[:, top[k] - 1 : bottom[k], left[k] - 1 : right[k]][None].float(), side)
+        for k in range(5)
+    ]
+    torch.testing.assert_close(kept, boxes[:5])
+    normalised = (torch.cat(expected) - 127.5) * 0.0078125
+    torch.testing.assert_close(crops, normalised, rtol=0, atol=1e-5)
+
+
 def test_a_higher_probability_threshold_keeps_fewer_faces(obama_and_biden):
     all_faces = detect_faces(obama_and_biden, min_face_px=40, min_probability=0.0)
     confident = detect_faces(obama_and_biden, min_face_px=40, min_probability=0.99)

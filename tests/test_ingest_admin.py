@@ -3,9 +3,6 @@ worker, live progress, failures shown on the movie, deletes that leave nothing b
 
 from __future__ import annotations
 
-import os
-import re
-
 import django_rq
 import django_rq.settings
 import pytest
@@ -17,31 +14,13 @@ from faces.models import Face
 from movies.ingest import ingest_movie
 from movies.models import Frame, Movie
 from movies.registration import register_movie
-from tests.ingest_helpers import faceless_clip, media_files, needs_ffmpeg
+from tests.ingest_helpers import faceless_clip, media_files, needs_ffmpeg, run_worker
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "admin:movies_movie_changelist"
 ADD = "admin:movies_movie_add"
 DLIB_EVERY_4 = {"sample_every": 4, "embedder": "dlib-resnet"}
-
-
-@pytest.fixture
-def ingest_queue(settings, monkeypatch):
-    """The "ingest" queue on a Redis database of its own (15, or ``FACEFINDER_TEST_REDIS_DB``),
-    so tests never meet a real worker's jobs, nor those of another checkout's test run."""
-    base = re.sub(r"/\d*$", "", settings.REDIS_URL)
-    database = os.environ.get("FACEFINDER_TEST_REDIS_DB", "15")
-    monkeypatch.setitem(django_rq.settings.QUEUES["ingest"], "URL", f"{base}/{database}")
-    queue = django_rq.get_queue("ingest")
-    queue.connection.flushdb()
-    yield queue
-    queue.connection.flushdb()
-
-
-def run_worker() -> None:
-    """What ``manage.py rqworker ingest --burst`` does, in this process (sees the test data)."""
-    django_rq.get_worker("ingest", worker_class="rq.worker.SimpleWorker").work(burst=True)
 
 
 def act(client, action: str, *movies: Movie):

@@ -176,3 +176,9 @@ def test_an_unknown_sign_up_mode_is_refused_at_start():
     run = run_python("import config.settings_test", FACEFINDER_SIGNUP="maybe")
     assert run.returncode == 1
     assert "FACEFINDER_SIGNUP must be 'approval', 'open' or 'closed'" in run.stderr
+
+
+def test_a_negative_progress_interval_is_refused_at_start():
+    run = run_python("import config.settings_test", FACEFINDER_PROGRESS_SECONDS="-1")
+    assert run.returncode == 1
+    assert "FACEFINDER_PROGRESS_SECONDS must be 0 or more seconds" in run.stderr

@@ -6,6 +6,12 @@ imports, Django set-up and model loading are all counted. Inside the child, the 
 stage timer gives the time in detection and in embedding, and torch forward hooks on the
 networks (MTCNN's P/R/O-nets, facenet's InceptionResnetV1) the time in their forward passes
 alone. Never a test: speed is measured here only.
+
+``--defaults`` takes the sampling, minimum face and embedder from the settings (what an
+operator's ``manage.py ingest`` uses) instead of the seed's. ``--plain-loop`` adds the
+comparison with the plain loop a user would write (``movies.bench``): the product's own
+``manage.py ingest`` and that loop, each in its own process timed from start to exit, back to
+back, the faces of both matched box by box, and the clip's decode floor.
 """
 
 from __future__ import annotations
@@ -16,15 +22,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from faces.embedders import EMBEDDER_NAMES, FACENET
+from movies.bench.comparison import timed_run
 
 DEFAULT_CLIP = "crowd_walking_opera_house.mp4"
 
@@ -41,9 +48,23 @@ class Command(BaseCommand):
             "clip", nargs="?", default=None, help=f"video (default: shared {DEFAULT_CLIP})"
         )
         parser.add_argument("--repeat", type=int, default=4, help="play the clip N times")
-        parser.add_argument("--every", type=int, default=5)
-        parser.add_argument("--min-face", type=float, default=120.0)
-        parser.add_argument("--embedder", default=FACENET, choices=EMBEDDER_NAMES)
+        parser.add_argument("--every", type=int, default=None, help="default 5 (the seed's)")
+        parser.add_argument("--min-face", type=float, default=None, help="default 120 (px)")
+        parser.add_argument(
+            "--embedder", default=None, choices=EMBEDDER_NAMES, help=f"default {FACENET}"
+        )
+        parser.add_argument(
+            "--defaults",
+            action="store_true",
+            help="sampling, minimum face and embedder from the settings (FACEFINDER_SAMPLE_EVERY, "
+            "FACEFINDER_MIN_FACE, FACEFINDER_EMBEDDER) unless given",
+        )
+        parser.add_argument(
+            "--plain-loop",
+            action="store_true",
+            help="also time manage.py ingest against the plain loop (OpenCV, MTCNN.detect, "
+            "dlib's descriptor) and the clip's decode floor",
+        )
         parser.add_argument("--weights", default="", help="facenet state-dict file")
         parser.add_argument(
             "--random-weights-for-timing",
@@ -58,9 +79,23 @@ class Command(BaseCommand):
             default="with",
             help="build shots and appearances (both: run with and without, one after the other)",
         )
+        parser.add_argument(
+            "--rounds",
+            type=int,
+            default=1,
+            help="with --appearances both: this many rounds, alternating which arm goes first",
+        )
         parser.add_argument("--child-report", default="", help=argparse_hidden())
 
     def handle(self, *args: Any, **options: Any) -> None:
+        chosen = {
+            "every": settings.FACEFINDER_SAMPLE_EVERY if options["defaults"] else 5,
+            "min_face": settings.FACEFINDER_MIN_FACE if options["defaults"] else 120.0,
+            "embedder": settings.FACEFINDER_EMBEDDER if options["defaults"] else FACENET,
+        }
+        for name, value in chosen.items():
+            if options[name] is None:
+                options[name] = value
         if options["child_report"]:
             self.run_child(options)
             return
@@ -90,25 +125,115 @@ class Command(BaseCommand):
             f"embedder {options['embedder']}, {parallel_setup()}"
         )
         modes = {"with": [True], "without": [False], "both": [True, False]}[options["appearances"]]
-        walls = {}
-        for with_appearances in modes:
-            ours, wall = self.run_ours(options, video, env, manage, work, with_appearances)
-            walls[with_appearances] = (wall, ours["ingest_seconds"])
-            label = "with" if with_appearances else "without"
+        costs = []
+        for round_number in range(options["rounds"]):
+            # Rounds alternate which arm goes first, so that neither always meets a cold cache
+            # or the same moment of a shared machine's load.
+            order = modes if round_number % 2 == 0 else modes[::-1]
+            walls = {}
+            for with_appearances in order:
+                ours, wall = self.run_ours(options, video, env, manage, work, with_appearances)
+                walls[with_appearances] = (wall, ours["ingest_seconds"], ours["cpu_seconds"])
+                label = "with" if with_appearances else "without"
+                self.stdout.write(
+                    f"-- round {round_number + 1}, {label} shots and appearances: "
+                    f"{ours['shots']} shots, {ours['appearances']} appearances"
+                )
+                self.print_ours(ours, wall)
+            if len(walls) == 2:
+                costs.append(self.print_cost(walls[True], walls[False]))
+        if len(costs) > 1:
+            wall_costs, cpu_costs = zip(*costs, strict=True)
             self.stdout.write(
-                f"-- {label} shots and appearances: {ours['shots']} shots, "
-                f"{ours['appearances']} appearances"
-            )
-            self.print_ours(ours, wall)
-        if len(walls) == 2:
-            (with_wall, with_run), (without_wall, without_run) = walls[True], walls[False]
-            self.stdout.write(
-                f"shots and appearances cost: {100 * (with_wall / without_wall - 1):+.1f}% end "
-                f"to end ({with_wall:.1f} s against {without_wall:.1f} s), "
-                f"{100 * (with_run / without_run - 1):+.1f}% of the ingest run"
+                f"shots and appearances cost over {len(costs)} rounds: median "
+                f"{np.median(wall_costs):+.1f}% end to end, {np.median(cpu_costs):+.1f}% CPU time"
             )
         if not options["no_seed"]:
             self.run_seed(options, video, weights or "random", ours["frames"] / wall)
+        if options["plain_loop"]:
+            self.run_plain_comparison(options, video, env, manage, work)
+
+    def print_cost(self, with_: tuple, without: tuple) -> tuple[float, float]:
+        """One round's cost of shots and appearances, in % end to end and of CPU time."""
+        (with_wall, with_run, with_cpu), (without_wall, without_run, without_cpu) = with_, without
+        wall_cost, cpu_cost = (
+            100 * (with_wall / without_wall - 1),
+            100 * (with_cpu / without_cpu - 1),
+        )
+        self.stdout.write(
+            f"shots and appearances cost: {wall_cost:+.1f}% end to end ({with_wall:.1f} s "
+            f"against {without_wall:.1f} s), {100 * (with_run / without_run - 1):+.1f}% of the "
+            f"ingest run, {cpu_cost:+.1f}% CPU time ({with_cpu:.1f} s against {without_cpu:.1f} s)"
+        )
+        return wall_cost, cpu_cost
+
+    def run_plain_comparison(self, options, video, env, manage, work) -> None:
+        """The product's ``manage.py ingest`` on a database of its own, then the plain loop,
+        then the decode floor; one after the other, in this run."""
+        from faces.detection import resolve_min_face
+        from movies.bench import comparison
+        from movies.video import probe_video
+
+        info = probe_video(video)
+        min_face_px = resolve_min_face(options["min_face"], info.height)
+        env = {
+            **env,
+            "DATABASE_URL": f"sqlite:///{work / 'ingest.sqlite3'}",
+            "MEDIA_ROOT": str(work / "ingest-media"),
+        }
+        subprocess.run([*manage, "migrate", "--no-input", "-v", "0"], env=env, check=True)  # noqa: S603
+        self.stdout.write(
+            f"-- plain loop comparison: {info.width}x{info.height}, {info.estimated_frames} "
+            f"frames ({info.duration_seconds or 0:.1f} s), every {options['every']}th frame, "
+            f"min face {options['min_face']:g} = {min_face_px} px, embedder {options['embedder']}"
+        )
+        try:
+            product = comparison.run_product_ingest(
+                manage, env, video, every=options["every"], min_face=options["min_face"],
+                embedder=options["embedder"],
+            )  # fmt: skip
+            faces_file = work / "plain-faces.npz"
+            plain = comparison.run_plain_loop(
+                video, faces_file, every=options["every"], min_face_px=min_face_px
+            )
+        except RuntimeError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(
+            f"product (manage.py ingest): {product.frames_sampled} sampled frames, "
+            f"{product.faces} faces in {product.wall:.1f} s from process start to exit"
+        )
+        self.stdout.write(
+            f"plain loop: {plain.frames_sampled} sampled frames, {plain.faces} faces in "
+            f"{plain.wall:.1f} s from process start to exit (its loop "
+            f"{plain.detail['loop_seconds']} s, imports and models "
+            f"{plain.detail['load_seconds']} s)"
+        )
+        self.stdout.write(
+            f"ratio: {plain.wall / product.wall:.2f}x the plain loop, start-up included "
+            f"(CPU time: product {product.cpu:.1f} s, plain loop {plain.cpu:.1f} s)"
+        )
+        match = comparison.match_faces(
+            env["DATABASE_URL"].removeprefix("sqlite:///"), video, faces_file
+        )
+        cosines = match.cosines
+        similarity = (
+            f"; cosine of their vectors min {cosines.min():.6f}, median {np.median(cosines):.6f}"
+            if len(cosines)
+            else ""
+        )
+        self.stdout.write(
+            f"faces: product {match.product}, plain loop {match.plain}; {match.matched} of the "
+            f"plain loop's matched a product face of the same frame (IoU > "
+            f"{comparison.MATCH_IOU}, median {match.median_iou:.3f}){similarity}"
+        )
+        floor = comparison.decode_floor(video)
+        pyav, opencv = floor["pyav_seconds"], floor["opencv_seconds"]
+        self.stdout.write(
+            f"decode floor ({floor['frames']} frames, nothing converted): PyAV {pyav:.1f} s = "
+            f"{floor['frames'] / pyav:.0f} frames/s; OpenCV grab {opencv:.1f} s = "
+            f"{floor['opencv_frames'] / opencv:.0f} frames/s; the product took "
+            f"{product.wall:.1f} s = {info.estimated_frames / product.wall:.0f} frames/s end to end"
+        )
 
     def run_ours(self, options, video, env, manage, work, with_appearances: bool):
         """One ingest in a child process, timed from its start to its exit."""
@@ -119,12 +244,10 @@ class Command(BaseCommand):
             "--embedder", options["embedder"],
             "--appearances", "with" if with_appearances else "without",
         ]  # fmt: skip
-        started = time.perf_counter()
-        result = subprocess.run(child, env=env, capture_output=True, text=True)  # noqa: S603
-        wall = time.perf_counter() - started
+        result, wall, cpu = timed_run(child, env)
         if result.returncode != 0 or not report_path.exists():
             raise CommandError(f"ingest failed: {(result.stderr or result.stdout).strip()[-500:]}")
-        return json.loads(report_path.read_text()), wall
+        return {**json.loads(report_path.read_text()), "cpu_seconds": cpu}, wall
 
     def repeated(self, clip: Path, times: int, work: Path) -> Path:
         """The clip played ``times`` times in a row (stream copy with ffmpeg, no re-encode)."""
@@ -168,7 +291,8 @@ class Command(BaseCommand):
         inside = detect + embed
         self.stdout.write(
             f"ours: {frames} sampled frames, {ours['faces']} faces in {wall:.1f} s end to end "
-            f"(process start to exit) = {frames / wall:.2f} sampled frames/s"
+            f"(process start to exit) = {frames / wall:.2f} sampled frames/s; "
+            f"{ours['cpu_seconds']:.1f} s of CPU"
         )
         self.stdout.write(
             f"  inside the two networks: detector {detect:.1f} s + embedder {embed:.1f} s = "
@@ -224,6 +348,8 @@ class Command(BaseCommand):
         from movies.timing import StageTimer
 
         clip = Path(options["clip"])
+        from movies.bench.forward_clocks import ForwardPassClocks
+
         forward = ForwardPassClocks(options["embedder"])
         movie, _ = register_movie(
             path=clip,
@@ -255,57 +381,6 @@ class Command(BaseCommand):
                 }
             )
         )
-
-
-class BusyClock:
-    """Wall seconds during which at least one call is inside (calls on threads may overlap)."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self._active = 0
-        self._since = 0.0
-        self._lock = threading.Lock()
-
-    def enter(self, *_: Any) -> None:
-        with self._lock:
-            if self._active == 0:
-                self._since = time.perf_counter()
-            self._active += 1
-
-    def leave(self, *_: Any) -> None:
-        with self._lock:
-            self._active -= 1
-            if self._active == 0:
-                self.seconds += time.perf_counter() - self._since
-
-
-class ForwardPassClocks:
-    """Wall time inside the forward passes of the torch networks, from forward hooks.
-
-    MTCNN's three nets always; the embedder's network when it is a torch module (facenet;
-    dlib's descriptor has no hook, so its forward passes are not split out). Loads the models.
-    """
-
-    def __init__(self, embedder: str) -> None:
-        from faces.detection import _mtcnn_nets
-        from faces.embedders import get_embedder
-
-        self.clocks = {"detector": BusyClock()}
-        nets = _mtcnn_nets()
-        for module in (nets.pnet, nets.rnet, nets.onet):
-            self._hook(module, self.clocks["detector"])
-        model = get_embedder(embedder)
-        if hasattr(model, "model"):
-            self.clocks["embedder"] = BusyClock()
-            self._hook(model.model, self.clocks["embedder"])
-
-    @staticmethod
-    def _hook(module: Any, clock: BusyClock) -> None:
-        module.register_forward_pre_hook(clock.enter)
-        module.register_forward_hook(clock.leave)
-
-    def seconds(self) -> dict[str, float]:
-        return {name: clock.seconds for name, clock in self.clocks.items()}
 
 
 def parallel_setup() -> str:

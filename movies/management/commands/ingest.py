@@ -5,6 +5,10 @@ failed with the reason, or queued) and the run ends with a summary line; the exi
 non-zero when any file failed. A bad file never stops the others. A movie that is queued for
 a worker, or that a live run is ingesting, is refused with the reason (the command does not
 wait for it) and nothing of it is written.
+
+Progress: on a terminal a progress bar (on stderr); without one (cron, a service: stdout is
+not a TTY) a progress line on stdout every ``--progress-every`` seconds
+(``FACEFINDER_PROGRESS_SECONDS``), in ``movies.reports.progress_line``'s format.
 """
 
 from __future__ import annotations
@@ -16,16 +20,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from movies.errors import IngestError
-from movies.ingest import ingest_movie
+from movies.ingest import ProgressCallback, ingest_movie
 from movies.jobs import enqueue_ingest
 from movies.models import Movie, validate_min_face, validate_sample_every
 from movies.registration import register_movie, update_movie
-from movies.reports import IngestProgress, IngestReport
+from movies.reports import IngestProgress, IngestReport, ProgressLog
 from movies.runs import command_refusal
 from movies.video import VIDEO_EXTENSIONS
 
@@ -53,6 +58,14 @@ sample_interval = _option(int, validate_sample_every)
 min_face_size = _option(float, validate_min_face)
 
 
+def _validate_interval(seconds: float) -> None:
+    if not seconds >= 0:
+        raise ValidationError("must be 0 or more seconds")
+
+
+progress_interval = _option(float, _validate_interval)
+
+
 class Command(BaseCommand):
     help = "Add movie files (or folders of them) to the library and ingest them."
 
@@ -76,7 +89,17 @@ class Command(BaseCommand):
             action="store_true",
             help="drop what was stored for these movies and ingest them again",
         )
-        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        parser.add_argument(
+            "--no-progress", action="store_true", help="no progress bar and no progress lines"
+        )
+        parser.add_argument(
+            "--progress-every",
+            type=progress_interval,
+            default=None,
+            metavar="SECONDS",
+            help="without a terminal, a progress line this often (default "
+            "FACEFINDER_PROGRESS_SECONDS; 0: after every batch)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
@@ -171,11 +194,19 @@ class Command(BaseCommand):
         update_movie(movie, wanted, from_scratch=options["from_scratch"])
 
     def run_ingest(self, movie: Movie) -> IngestReport:
+        if self.options["no_progress"]:
+            return self.ingest(movie, None)
+        if not self.stdout.isatty():
+            interval = self.options["progress_every"]
+            if interval is None:
+                interval = settings.FACEFINDER_PROGRESS_SECONDS
+            return self.ingest(movie, ProgressLog(self.write_now, interval=interval))
+        # disable=None: tqdm itself turns the bar off when stderr is not a terminal either.
         bar = tqdm(
             total=None,
             desc=str(movie)[:40],
             unit="frame",
-            disable=True if self.options["no_progress"] else None,
+            disable=None,
             file=self.stderr._out,
             leave=False,
         )
@@ -187,11 +218,17 @@ class Command(BaseCommand):
             bar.set_postfix(frames=step.frames_sampled, faces=step.faces_found, refresh=False)
 
         try:
-            return ingest_movie(
-                movie.pk, from_scratch=self.options["from_scratch"], progress=on_progress
-            )
+            return self.ingest(movie, on_progress)
         finally:
             bar.close()
+
+    def write_now(self, line: str) -> None:
+        """A line on stdout, flushed: a pipe (cron, a service's log) buffers it otherwise."""
+        self.stdout.write(line)
+        self.stdout.flush()
+
+    def ingest(self, movie: Movie, progress: ProgressCallback | None) -> IngestReport:
+        return ingest_movie(movie.pk, from_scratch=self.options["from_scratch"], progress=progress)
 
     def record(self, path: Path, report: IngestReport) -> None:
         self.counts[report.status if report.status in self.counts else "failed"] += 1
