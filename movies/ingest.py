@@ -335,6 +335,7 @@ def _run_batches(
                 builder.cut(cut)
             builder.finish(sampler.frames_read)
         with timer.stage("people"):
+            run.check()  # people are assigned only by the run that still holds the movie
             assign_movie(movie.pk)
     with timer.stage("store"):
         run.finish(frame_count=sampler.frames_read, **_stored_counts(movie))
