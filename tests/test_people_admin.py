@@ -12,8 +12,9 @@ from django.urls import reverse
 
 from faces.models import Appearance, Person
 from faces.people import assign_movie
+from tests.ingest_helpers import run_worker
 from tests.people_helpers import Cast, person_of
-from tests.test_ingest_admin import ingest_queue, messages_of, run_worker  # noqa: F401
+from tests.test_ingest_admin import messages_of
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +53,7 @@ def test_appearances_are_read_only_in_the_admin(staff_client, film):
 def test_the_recluster_action_queues_a_job_that_rebuilds_unnamed_people(
     staff_client,
     film,
-    ingest_queue,  # noqa: F811
+    ingest_queue,
 ):
     Appearance.objects.update(person=None)
     kept = Person.objects.create(name="Kept")
@@ -72,7 +73,7 @@ def test_the_recluster_action_queues_a_job_that_rebuilds_unnamed_people(
     assert person_of(film, 1) not in (None, kept.pk)
 
 
-def test_the_command_queues_the_same_job(film, ingest_queue):  # noqa: F811
+def test_the_command_queues_the_same_job(film, ingest_queue):
     out = io.StringIO()
     call_command("people", "cluster", "--queue", stdout=out)
     assert "queued people-all-" in out.getvalue() and len(ingest_queue) == 1
