@@ -20,7 +20,8 @@ from faces.people_listing import (
     people,
     with_counts,
 )
-from faces.timeline import span_label
+from faces.timeline import MIN_GAP_PERCENT, AppearanceMark, Timeline, placed_timeline, span_label
+from movies.models import Movie
 from movies.views import ForgivingPaginationMixin
 
 
@@ -65,14 +66,22 @@ class PersonDetailView(LoginRequiredMixin, TemplateView):
         face_ids = [a.representative_face_id for _m, _t, rows in movies for a in rows]
         faces = faces_with_frames(face_ids)
         more = extras([person.pk])
+        films = Movie.objects.in_bulk([movie_id for movie_id, _t, _rows in movies])
         shown = []
         for movie_id, title, rows in movies:
             for appearance in rows:
                 appearance.face = faces.get(appearance.representative_face_id)
                 appearance.span = span_label(appearance.start_seconds, appearance.end_seconds)
             seconds = sum(a.duration_seconds for a in rows)
-            shown.append({"movie_id": movie_id, "title": title, "appearances": rows,
-                          "seconds": seconds})  # fmt: skip
+            shown.append(
+                {
+                    "movie_id": movie_id,
+                    "title": title,
+                    "appearances": rows,
+                    "seconds": seconds,
+                    "timeline": person_timeline(films[movie_id], rows),
+                }
+            )
         context.update(
             person=person,
             movies=shown,
@@ -80,3 +89,23 @@ class PersonDetailView(LoginRequiredMixin, TemplateView):
             embedders=more.embedders[person.pk],
         )
         return context
+
+
+def person_timeline(movie: Movie, appearances: list) -> Timeline | None:
+    """Where the person's appearances fall in ``movie``: the movie page's strip, one mark per
+    appearance, each a link to its page."""
+    marks = [
+        (
+            appearance.start_seconds,
+            appearance.end_seconds,
+            AppearanceMark(
+                left=0.0,
+                width=0.0,
+                label=appearance.span,
+                appearance_id=appearance.pk,
+                url=appearance.get_absolute_url(),
+            ),
+        )
+        for appearance in appearances
+    ]
+    return placed_timeline(movie, marks, noun="appearance", min_gap=MIN_GAP_PERCENT)

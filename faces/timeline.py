@@ -29,6 +29,11 @@ def span_label(start: float, end: float) -> str:
     return f"{hms(start, 1)}\u2013{hms(end, 1)}"
 
 
+# Marks closer than this (percent of the movie) take separate lanes in a placed_timeline: at a
+# phone's width a mark's minimum width covers about this much of the strip.
+MIN_GAP_PERCENT = 1.5
+
+
 @dataclass(frozen=True)
 class Mark:
     """One thing on the strip: ``left`` and ``width`` are percentages of the duration."""

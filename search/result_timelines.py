@@ -20,14 +20,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from faces.models import Appearance, Face
-from faces.timeline import AppearanceMark, Timeline, placed_timeline, span_label
+from faces.timeline import (
+    MIN_GAP_PERCENT,
+    AppearanceMark,
+    Timeline,
+    placed_timeline,
+    span_label,
+)
 from movies.display import hms
 from movies.models import Movie
 from search.results import AppearanceHit, Group, SearchResult
-
-# Marks closer than this (percent of the movie) take separate lanes: at a phone's width a
-# mark's minimum width covers about this much of the strip.
-MIN_GAP_PERCENT = 1.5
 
 
 @dataclass

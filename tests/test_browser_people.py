@@ -59,6 +59,11 @@ def test_people_grid_person_page_and_cast_strip(
         shown = page.locator(".person-appearance")
         assert shown.count() == Appearance.objects.filter(person=miranda).count() == 2
         assert visitor.images_loaded(".person-appearance img") == 2
+        # The movie's strip marks both appearances, each a link to its page.
+        marks = page.locator(".person-movie .timeline a.timeline-mark")
+        assert marks.count() == 2
+        overflow = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+        assert not overflow, "the person page is wider than the screen"
         page.screenshot(path=str(tmp_path / f"person-{width}.png"), full_page=True)
         shown.first.get_by_role("link", name="Frames").click()
         page.wait_for_url(re.compile(r"/appearances/\d+/$"))

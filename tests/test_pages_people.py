@@ -84,6 +84,9 @@ def test_a_person_page_lists_appearances_by_movie_with_links(user_client, cast_l
     for appearance in Appearance.objects.filter(person=mia):
         assert reverse("faces:appearance", args=[appearance.pk]) in page
     assert "0:00:00.0\u20130:00:02.0" in page  # Mia's first appearance: 10 faces, 2 s
+    # Each movie's strip: one mark per appearance of hers, linking to its page.
+    for appearance in Appearance.objects.filter(person=mia):
+        assert f'class="timeline-mark" href="{appearance.get_absolute_url()}"' in page
     assert reverse("search:person", args=[mia.pk]) in page
     assert user_client.get(reverse("faces:person", args=[999999])).status_code == 404
 
