@@ -195,6 +195,11 @@ FACEFINDER_PARALLEL_IMAGES = env.int("FACEFINDER_PARALLEL_IMAGES", default=0)
 # Sampled frames per ingest batch: one pass through the networks, one bulk write and one
 # checkpoint (a killed ingest redoes at most one batch).
 FACEFINDER_FRAME_BATCH = env.int("FACEFINDER_FRAME_BATCH", default=16)
+# People of one embedder are assigned or re-clustered by one process at a time (faces.locks):
+# a holder that stops renewing loses the lock after this many seconds; a waiter gives up after
+# FACEFINDER_PEOPLE_LOCK_WAIT seconds (its appearances wait for the next assignment).
+FACEFINDER_PEOPLE_LOCK_TTL = env.int("FACEFINDER_PEOPLE_LOCK_TTL", default=600)
+FACEFINDER_PEOPLE_LOCK_WAIT = env.int("FACEFINDER_PEOPLE_LOCK_WAIT", default=900)
 # Movies may be added from a server path only below one of these folders.
 FACEFINDER_IMPORT_DIRS = env.list("FACEFINDER_IMPORT_DIRS", default=[str(VAR_DIR / "import")])
 FACEFINDER_MAX_UPLOAD_BYTES = env.int("FACEFINDER_MAX_UPLOAD_BYTES", default=4 * 1024**3)

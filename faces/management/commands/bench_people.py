@@ -32,6 +32,7 @@ from faces.bench.people import (
 from faces.calibration import labelled_photos
 from faces.clustering import cluster
 from faces.models import Appearance
+from faces.recluster import recluster
 from movies.ingest import ingest_movie
 from movies.models import Movie
 from movies.registration import register_movie
@@ -95,7 +96,7 @@ class Command(BaseCommand):
                 saved = people.MEASURED.get(embedder)
                 people.MEASURED[embedder] = chosen
                 try:
-                    people.recluster(embedder, from_scratch=True)
+                    recluster(embedder, from_scratch=True)
                 finally:
                     if saved is None:
                         people.MEASURED.pop(embedder)
