@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
@@ -175,3 +176,11 @@ def test_centroids_follow_assignments_reclusters_and_deleted_movies():
     assert {p: c.count for p, c in loaded.items()} == {
         c.person_id: c.count for c in PersonCentroid.objects.filter(embedder=EMBEDDER)
     }
+
+
+@pytest.mark.django_db
+def test_a_recluster_while_the_lock_is_held_says_so(settings):
+    settings.FACEFINDER_PEOPLE_LOCK_WAIT = 0
+    Cast().movie("Any", [[("ann", 0, 4)]])
+    with people_lock(EMBEDDER), pytest.raises(CommandError, match="try again"):
+        call_command("people", "cluster", "--embedder", EMBEDDER)

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from faces.embedders import EMBEDDER_NAMES
 from faces.jobs import enqueue_cluster
+from faces.locks import PeopleBusy
 from faces.people import embedders_with_appearances
 from faces.people_listing import PeopleFilters, people, person_detail, person_items, with_counts
 from faces.recluster import recluster
@@ -59,7 +60,10 @@ class Command(BaseCommand):
         if not names:
             self.stdout.write("no appearances yet: nothing to cluster")
         for name in names:
-            self.stdout.write(recluster(name, from_scratch=options["from_scratch"]).message)
+            try:
+                self.stdout.write(recluster(name, from_scratch=options["from_scratch"]).message)
+            except PeopleBusy as busy:
+                raise CommandError(f"{busy}: try again when it is done") from busy
 
     def list(self, options: dict) -> None:
         form = PeopleFilters(
