@@ -148,7 +148,9 @@ def _recluster(
         report.assigned += len(members)
     left = [int(rows.ids[i]) for i in singles.tolist() if i not in grouped and rows.person[i]]
     _update(left, None)
+    claim.renew()
     centroids.rebuild(embedder)
+    claim.renew()
     report.assigned += join_waiting(embedder, params.join_threshold)
     report.people_removed = prune_empty()
     report.assigned += int(in_named.sum())
