@@ -215,6 +215,12 @@ if not 0 < FACEFINDER_INGEST_HEARTBEAT_SECONDS < FACEFINDER_INGEST_STALE_SECONDS
 FACEFINDER_PROGRESS_SECONDS = env.float("FACEFINDER_PROGRESS_SECONDS", default=30.0)
 if not FACEFINDER_PROGRESS_SECONDS >= 0:  # also refuses nan
     raise environ.ImproperlyConfigured("FACEFINDER_PROGRESS_SECONDS must be 0 or more seconds.")
+
+# People of one embedder are assigned or re-clustered by one process at a time (faces.locks):
+# a holder that stops renewing loses the lock after this many seconds; a waiter gives up after
+# FACEFINDER_PEOPLE_LOCK_WAIT seconds (its appearances wait for the next assignment).
+FACEFINDER_PEOPLE_LOCK_TTL = env.int("FACEFINDER_PEOPLE_LOCK_TTL", default=600)
+FACEFINDER_PEOPLE_LOCK_WAIT = env.int("FACEFINDER_PEOPLE_LOCK_WAIT", default=900)
 # Movies may be added from a server path only below one of these folders.
 FACEFINDER_IMPORT_DIRS = env.list("FACEFINDER_IMPORT_DIRS", default=[str(VAR_DIR / "import")])
 FACEFINDER_MAX_UPLOAD_BYTES = env.int("FACEFINDER_MAX_UPLOAD_BYTES", default=4 * 1024**3)

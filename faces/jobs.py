@@ -9,7 +9,8 @@ from typing import Any
 import django_rq
 from redis.exceptions import RedisError
 
-from faces.people import embedders_with_appearances, recluster
+from faces.people import embedders_with_appearances
+from faces.recluster import recluster
 from movies.errors import QueueUnavailable
 from movies.jobs import INGEST_QUEUE
 

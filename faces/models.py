@@ -90,6 +90,43 @@ class Person(models.Model):
         return self.name or "Unnamed"
 
 
+class PersonCentroid(models.Model):
+    """A person's members of one embedder summed: the sum of their unit vectors (little-endian
+    float64) and how many there are, so that a new movie is assigned against people's means
+    without reading their appearances. ``faces.centroids`` keeps it: written with every
+    assignment and re-cluster, and checked against the members' count (an appearance deleted
+    with its movie or a rebuild leaves it stale, and it is summed again)."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="centroids")
+    embedder = models.CharField(max_length=64)
+    vector_sum = models.BinaryField()
+    count = models.IntegerField()
+    face_count = models.IntegerField()
+
+    class Meta:
+        # Not unique: SingleStoreDB enforces a unique key only when it holds the shard key (id
+        # here); one row per (embedder, person) is kept by ``faces.centroids`` under the
+        # embedder's people lock.
+        indexes = [models.Index(fields=["embedder", "person"], name="centroid_embedder_person")]
+
+    def __str__(self) -> str:
+        return f"{self.embedder} centroid of person {self.person_id}"
+
+
+class PeopleLock(models.Model):
+    """Who is assigning or re-clustering an embedder's people now (``faces.locks``): claimed by
+    a conditional UPDATE with an owner token and an expiry, so that two ingests finishing at
+    once never both found the same people, and a holder that died frees it when it expires."""
+
+    # The primary key, like EmbedderCalibration's: the unique key holds the shard key.
+    embedder = models.CharField(max_length=64, primary_key=True)
+    owner = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.embedder}: {self.owner or 'free'}"
+
+
 class EmbedderCalibration(models.Model):
     """An embedder's same-person threshold, measured by ``manage.py calibrate_embedder`` on
     labelled photos (``faces.calibration``). A row here overrides the figure shipped in code;

@@ -6,10 +6,8 @@ the rq job in ``faces.jobs``). The grouping itself is ``faces.clustering``.
   ``faces.rebuild``): every waiting appearance (no person yet) of the movie's embedders, in the
   whole library, either joins a person within the embedder's threshold or, with other waiting
   appearances close to it, founds a new unnamed person once they hold ``min_faces`` faces.
-- ``recluster``: the embedder's unnamed people are built again from all its appearances; named
-  people keep every member (and may gain more). A new cluster keeps the id of the old unnamed
-  person it shares the most members with (one to one), so a person's page stays where it was;
-  ``from_scratch`` gives every cluster a new person.
+- ``faces.recluster.recluster``: the embedder's unnamed people built again from all its
+  appearances.
 
 Only vectors of one embedder are ever compared; a person may hold appearances of several.
 Unnamed people left without any appearance are deleted.
@@ -19,17 +17,23 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
+from django.db import transaction
 
+from faces import centroids
 from faces.calibration import same_person_threshold
+from faces.centroids import Centroid
 from faces.clustering import Nodes, cluster
+from faces.locks import PeopleBusy, people_lock
 from faces.models import Appearance, Person
 
 logger = logging.getLogger(__name__)
 
 UPDATE_CHUNK = 2000
+# float32 prefilters keep candidates a hair below a threshold; float64 decides.
+SLACK = 1e-5
 
 
 @dataclass(frozen=True)
@@ -95,66 +99,6 @@ class ClusterReport:
         )
 
 
-@dataclass
-class _Rows:
-    """One embedder's appearances as arrays."""
-
-    ids: np.ndarray
-    person: np.ndarray  # person id, 0 for none
-    shot: np.ndarray
-    start: np.ndarray
-    end: np.ndarray
-    faces: np.ndarray
-    vectors: np.ndarray
-    by_person: dict[int, np.ndarray] = field(default_factory=dict)
-
-
-def _load(embedder: str) -> _Rows:
-    rows = list(
-        Appearance.objects.filter(embedder=embedder)
-        .order_by("pk")
-        .values_list(
-            "pk", "person_id", "shot_id", "start_seconds", "end_seconds", "face_count", "embedding"
-        )
-    )
-    if rows:
-        vectors = np.vstack([np.frombuffer(bytes(row[6]), dtype="<f4") for row in rows])
-    else:
-        vectors = np.empty((0, 0), dtype=np.float32)
-    loaded = _Rows(
-        ids=np.array([row[0] for row in rows], dtype=np.int64),
-        person=np.array([row[1] or 0 for row in rows], dtype=np.int64),
-        shot=np.array([row[2] for row in rows], dtype=np.int64),
-        start=np.array([row[3] for row in rows], dtype=np.float64),
-        end=np.array([row[4] for row in rows], dtype=np.float64),
-        faces=np.array([row[5] for row in rows], dtype=np.int64),
-        vectors=vectors.astype(np.float64),
-    )
-    groups: dict[int, list[int]] = defaultdict(list)
-    for index, person in enumerate(loaded.person.tolist()):
-        if person:
-            groups[person].append(index)
-    loaded.by_person = {person: np.array(rows_) for person, rows_ in groups.items()}
-    return loaded
-
-
-def _nodes(rows: _Rows, seeds: list[np.ndarray], singles: np.ndarray) -> Nodes:
-    """Nodes for the seed groups (row indexes of each existing person) then single rows."""
-    groups = [*seeds, *([index] for index in singles.tolist())]
-    spans = [
-        (node, int(rows.shot[index]), float(rows.start[index]), float(rows.end[index]))
-        for node, group in enumerate(groups)
-        for index in np.asarray(group).tolist()
-    ]
-    return Nodes(
-        sums=np.vstack([rows.vectors[np.asarray(group)].sum(axis=0) for group in groups]),
-        counts=np.array([len(group) for group in groups], dtype=np.float64),
-        faces=np.array([int(rows.faces[np.asarray(group)].sum()) for group in groups]),
-        seed=np.array([node < len(seeds) for node in range(len(groups))], dtype=bool),
-        spans=spans,
-    )
-
-
 def _update(ids: list[int], person_id: int | None) -> None:
     for start in range(0, len(ids), UPDATE_CHUNK):
         Appearance.objects.filter(pk__in=ids[start : start + UPDATE_CHUNK]).update(
@@ -162,88 +106,178 @@ def _update(ids: list[int], person_id: int | None) -> None:
         )
 
 
-def _reachable_people(rows: _Rows, waiting: np.ndarray, threshold: float) -> list[int]:
-    """People with an average-link similarity above the threshold to some waiting row."""
-    if not len(waiting) or not rows.by_person:
+@dataclass
+class _Waiting:
+    """The embedder's waiting appearances, and the spans of people's members in their shots
+    (the only members that can be on screen with them)."""
+
+    ids: np.ndarray
+    shot: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    faces: np.ndarray
+    vectors: np.ndarray
+    spans: dict[int, list[tuple[int, float, float]]]
+
+    def span(self, index: int) -> tuple[int, float, float]:
+        return int(self.shot[index]), float(self.start[index]), float(self.end[index])
+
+
+def _load_waiting(embedder: str) -> _Waiting:
+    rows = list(
+        Appearance.objects.filter(embedder=embedder, person=None)
+        .order_by("pk")
+        .values_list("pk", "shot_id", "start_seconds", "end_seconds", "face_count", "embedding")
+    )
+    shots = sorted({row[1] for row in rows})
+    spans: dict[int, list[tuple[int, float, float]]] = defaultdict(list)
+    for start in range(0, len(shots), UPDATE_CHUNK):
+        members = Appearance.objects.filter(
+            embedder=embedder, person__isnull=False, shot_id__in=shots[start : start + UPDATE_CHUNK]
+        ).values_list("person_id", "shot_id", "start_seconds", "end_seconds")
+        for person, shot, begin, end in members:
+            spans[person].append((shot, begin, end))
+    vectors = [np.frombuffer(bytes(row[5]), dtype="<f4") for row in rows]
+    return _Waiting(
+        ids=np.array([row[0] for row in rows], dtype=np.int64),
+        shot=np.array([row[1] for row in rows], dtype=np.int64),
+        start=np.array([row[2] for row in rows], dtype=np.float64),
+        end=np.array([row[3] for row in rows], dtype=np.float64),
+        faces=np.array([row[4] for row in rows], dtype=np.int64),
+        vectors=np.vstack(vectors).astype(np.float64) if vectors else np.empty((0, 0)),
+        spans=spans,
+    )
+
+
+def _waiting_nodes(waiting: _Waiting, cents: dict[int, Centroid], people: list[int]) -> Nodes:
+    """Nodes for the people ``people`` (seeds, from their centroids) then the waiting rows."""
+    spans = [(node, *span) for node, p in enumerate(people) for span in waiting.spans.get(p, [])]
+    spans += [(len(people) + i, *waiting.span(i)) for i in range(len(waiting.ids))]
+    seeds = [cents[p] for p in people]
+    sums = [c.vector_sum for c in seeds]
+    return Nodes(
+        sums=np.vstack([*sums, waiting.vectors]) if sums else waiting.vectors,
+        counts=np.array([c.count for c in seeds] + [1] * len(waiting.ids), dtype=np.float64),
+        faces=np.array([c.faces for c in seeds] + waiting.faces.tolist(), dtype=np.int64),
+        seed=np.array([True] * len(people) + [False] * len(waiting.ids), dtype=bool),
+        spans=spans,
+    )
+
+
+def _means32(cents: dict[int, Centroid], people: list[int]) -> np.ndarray:
+    return np.vstack([cents[p].vector_sum / cents[p].count for p in people]).astype(np.float32)
+
+
+def _reachable_people(waiting: _Waiting, cents: dict[int, Centroid], threshold: float) -> list:
+    """People with an average-link similarity above the threshold to some waiting row. In
+    float32 with a hair of slack (a few more people never change the grouping: a person
+    below the threshold in float64 joins nothing), which halves the time at a million."""
+    if not len(waiting.ids) or not cents:
         return []
-    people = sorted(rows.by_person)
-    means = np.vstack([rows.vectors[rows.by_person[p]].mean(axis=0) for p in people])
-    best = (means @ rows.vectors[waiting].T).max(axis=1)
-    return [person for person, score in zip(people, best, strict=True) if score >= threshold]
+    people = sorted(cents)
+    best = (_means32(cents, people) @ waiting.vectors.astype(np.float32).T).max(axis=1)
+    return [p for p, score in zip(people, best.tolist(), strict=True) if score >= threshold - SLACK]
 
 
 def assign(embedder: str) -> ClusterReport:
-    """Waiting appearances of ``embedder`` join people or found new ones."""
+    """Waiting appearances of ``embedder`` join people or found new ones, against the people's
+    stored centroids (``faces.centroids``) and the waiting appearances only, under the
+    embedder's people lock (``faces.locks``: two ingests finishing at once found no person
+    twice)."""
     report = ClusterReport(embedder)
     params = params_for(embedder)
     if params is None:
         report.skipped = "not calibrated (manage.py calibrate_embedder): appearances wait"
         return report
-    rows = _load(embedder)
-    waiting = np.flatnonzero(rows.person == 0)
-    if not len(waiting):
-        return report
-    people = _reachable_people(rows, waiting, params.threshold)
-    nodes = _nodes(rows, [rows.by_person[p] for p in people], waiting)
-    grouped: set[int] = set()
-    for group in cluster(nodes, params.threshold):
-        grouped.update(group)
-        singles = [rows.ids[waiting[node - len(people)]] for node in group if node >= len(people)]
-        seeds = [people[node] for node in group if node < len(people)]
-        if seeds:
-            person_id = seeds[0]
-        elif nodes.faces[group].sum() >= params.min_faces:
-            person_id = Person.objects.create().pk
-            report.people_created += 1
-        else:
-            continue
-        _update([int(i) for i in singles], person_id)
-        report.assigned += len(singles)
-    # A long appearance alone is evidence enough.
-    for node in range(len(people), len(nodes)):
-        index = waiting[node - len(people)]
-        if node not in grouped and nodes.faces[node] >= params.min_faces:
-            _update([int(rows.ids[index])], Person.objects.create().pk)
-            report.people_created += 1
-            report.assigned += 1
-    report.assigned += join_waiting(embedder, params.join_threshold)
+    with people_lock(embedder):
+        waiting = _load_waiting(embedder)
+        if not len(waiting.ids):
+            return report
+        cents = centroids.load(embedder)
+        people = _reachable_people(waiting, cents, params.threshold)
+        nodes = _waiting_nodes(waiting, cents, people)
+        joined: dict[int, list[int]] = defaultdict(list)  # person → waiting row indexes
+        grouped: set[int] = set()
+        for group in cluster(nodes, params.threshold):
+            grouped.update(group)
+            singles = [node - len(people) for node in group if node >= len(people)]
+            seeds = [people[node] for node in group if node < len(people)]
+            if seeds:
+                joined[seeds[0]] += singles
+            elif nodes.faces[group].sum() >= params.min_faces:
+                joined[_found(waiting, singles)] += singles
+                report.people_created += 1
+        # A long appearance alone is evidence enough.
+        for node in range(len(people), len(nodes)):
+            if node not in grouped and nodes.faces[node] >= params.min_faces:
+                joined[_found(waiting, [node - len(people)])].append(node - len(people))
+                report.people_created += 1
+        for person, rows in joined.items():
+            if person in cents:  # new people were written by _found
+                _update([int(waiting.ids[i]) for i in rows], person)
+            report.assigned += len(rows)
+        centroids.save(embedder, centroids.add_members(cents, _members(waiting, joined)))
+        report.assigned += join_waiting(embedder, params.join_threshold, cents)
     report.waiting = Appearance.objects.filter(embedder=embedder, person=None).count()
     return report
 
 
-def join_waiting(embedder: str, threshold: float) -> int:
-    """Waiting appearances join the person they are closest to (average link) at or above
-    ``threshold``, unless that person is on screen with them; best pairs first. Returns how
-    many joined."""
-    rows = _load(embedder)
-    waiting = np.flatnonzero(rows.person == 0)
-    if not len(waiting) or not rows.by_person:
-        return 0
-    people = sorted(rows.by_person)
-    sums = np.vstack([rows.vectors[rows.by_person[p]].sum(axis=0) for p in people])
-    counts = np.array([len(rows.by_person[p]) for p in people], dtype=np.float64)
-    scores = (rows.vectors[waiting] @ sums.T) / counts
-    spans: dict[int, list[tuple[int, float, float]]] = {
-        person: [(int(rows.shot[i]), rows.start[i], rows.end[i]) for i in rows.by_person[person]]
-        for person in people
+def _found(waiting: _Waiting, rows: list[int]) -> int:
+    """A new person for these waiting rows, created with its members in one transaction so
+    that ``prune_empty`` elsewhere never sees it empty."""
+    with transaction.atomic():
+        person_id = Person.objects.create().pk
+        _update([int(waiting.ids[i]) for i in rows], person_id)
+    return person_id
+
+
+def _members(
+    waiting: _Waiting, joined: dict[int, list[int]]
+) -> dict[int, list[tuple[np.ndarray, int]]]:
+    return {
+        person: [(waiting.vectors[i], int(waiting.faces[i])) for i in rows]
+        for person, rows in joined.items()
+        if rows
     }
-    candidates = np.argwhere(scores >= threshold)
-    order = np.argsort(-scores[candidates[:, 0], candidates[:, 1]], kind="stable")
+
+
+def join_waiting(embedder: str, threshold: float, cents: dict[int, Centroid] | None = None) -> int:
+    """Waiting appearances join the person they are closest to (average link, from the
+    centroids: ``cents`` when the caller holds them up to date, else the stored ones) at or
+    above ``threshold``, unless that person is on screen with them; best pairs first.
+    Returns how many joined. Runs under the caller's people lock."""
+    waiting = _load_waiting(embedder)
+    cents = centroids.load(embedder) if cents is None else cents
+    if not len(waiting.ids) or not cents:
+        return 0
+    people = sorted(cents)
+    # Candidates in float32 (with slack), then their exact float64 scores.
+    rough = waiting.vectors.astype(np.float32) @ _means32(cents, people).T
+    candidates = np.argwhere(rough >= threshold - SLACK)
+    if not len(candidates):
+        return 0
+    sums = np.vstack([cents[people[c]].vector_sum for c in candidates[:, 1].tolist()])
+    counts = np.array([cents[people[c]].count for c in candidates[:, 1].tolist()], dtype=float)
+    exact = np.einsum("ij,ij->i", waiting.vectors[candidates[:, 0]], sums) / counts
+    candidates, exact = candidates[exact >= threshold], exact[exact >= threshold]
+    spans = waiting.spans
+    order = np.argsort(-exact, kind="stable")
     joined: dict[int, int] = {}
     for row, column in candidates[order].tolist():
-        index, person = int(waiting[row]), people[column]
-        if index in joined:
+        person = people[column]
+        if row in joined:
             continue
-        span = (int(rows.shot[index]), rows.start[index], rows.end[index])
-        if any(s == span[0] and a < span[2] and span[1] < b for s, a, b in spans[person]):
+        shot, begin, end = waiting.span(row)
+        if any(s == shot and a < end and begin < b for s, a, b in spans[person]):
             continue
-        joined[index] = person
-        spans[person].append(span)
+        joined[row] = person
+        spans[person].append((shot, begin, end))
     by_person: dict[int, list[int]] = defaultdict(list)
-    for index, person in joined.items():
-        by_person[person].append(int(rows.ids[index]))
-    for person, ids in by_person.items():
-        _update(ids, person)
+    for row, person in joined.items():
+        by_person[person].append(row)
+    for person, rows in by_person.items():
+        _update([int(waiting.ids[i]) for i in rows], person)
+    centroids.save(embedder, centroids.add_members(cents, _members(waiting, by_person)))
     return len(joined)
 
 
@@ -254,7 +288,14 @@ def assign_movie(movie_id: int) -> list[ClusterReport]:
         .values_list("embedder", flat=True)
         .distinct()
     )
-    reports = [assign(embedder) for embedder in sorted(set(embedders))]
+    reports = []
+    for embedder in sorted(set(embedders)):
+        try:
+            reports.append(assign(embedder))
+        except PeopleBusy as busy:
+            # Nothing is lost: the appearances wait, and the next assignment or re-cluster of
+            # the embedder (which takes every waiting appearance) places them.
+            reports.append(ClusterReport(embedder, skipped=f"{busy}; the appearances wait"))
     prune_empty()
     for report in reports:
         logger.info("people after movie %s: %s", movie_id, report.message)
@@ -265,83 +306,6 @@ def prune_empty() -> int:
     """Delete unnamed people without appearances (named ones are kept); returns how many."""
     deleted, _ = Person.objects.filter(name="", note="", appearances=None).delete()
     return deleted
-
-
-def recluster(embedder: str, *, from_scratch: bool = False) -> ClusterReport:
-    """Build the embedder's unnamed people again from all its appearances."""
-    report = ClusterReport(embedder)
-    params = params_for(embedder)
-    if params is None:
-        report.skipped = "not calibrated (manage.py calibrate_embedder): nothing to cluster"
-        return report
-    rows = _load(embedder)
-    if not len(rows.ids):
-        report.skipped = "no appearances"
-        return report
-    named = set(
-        Person.objects.filter(pk__in=list(rows.by_person))
-        .exclude(name="")
-        .values_list("pk", flat=True)
-    )
-    seeds = sorted(named)
-    in_named = np.isin(rows.person, seeds)
-    singles = np.flatnonzero(~in_named)
-    nodes = _nodes(rows, [rows.by_person[p] for p in seeds], singles)
-    clustered: set[int] = set()
-    new_groups: list[list[int]] = []  # row indexes
-    for group in cluster(nodes, params.threshold):
-        members = [int(singles[node - len(seeds)]) for node in group if node >= len(seeds)]
-        clustered.update(node for node in group if node >= len(seeds))
-        anchor = [seeds[node] for node in group if node < len(seeds)]
-        if anchor:
-            _update([int(rows.ids[i]) for i in members], anchor[0])
-            report.assigned += len(members)
-        elif nodes.faces[group].sum() >= params.min_faces:
-            new_groups.append(members)
-    for node in range(len(seeds), len(nodes)):
-        if node not in clustered and nodes.faces[node] >= params.min_faces:
-            new_groups.append([int(singles[node - len(seeds)])])
-    old = {int(p) for p in rows.person[singles].tolist() if p}
-    matched = {} if from_scratch else _match(new_groups, rows, old)
-    grouped: set[int] = set()
-    for number, members in enumerate(new_groups):
-        person_id = matched.get(number)
-        if person_id is None:
-            person_id = Person.objects.create().pk
-            report.people_created += 1
-        else:
-            report.people_kept += 1
-        changed = [int(rows.ids[i]) for i in members if rows.person[i] != person_id]
-        _update(changed, person_id)
-        grouped.update(members)
-        report.assigned += len(members)
-    left = [int(rows.ids[i]) for i in singles.tolist() if i not in grouped and rows.person[i]]
-    _update(left, None)
-    report.assigned += join_waiting(embedder, params.join_threshold)
-    report.people_removed = prune_empty()
-    report.assigned += int(in_named.sum())
-    report.waiting = Appearance.objects.filter(embedder=embedder, person=None).count()
-    return report
-
-
-def _match(groups: list[list[int]], rows: _Rows, old: set[int]) -> dict[int, int]:
-    """New group number → the old unnamed person sharing most of its members (one to one,
-    largest overlaps first)."""
-    overlaps = []
-    for number, members in enumerate(groups):
-        counts: dict[int, int] = defaultdict(int)
-        for index in members:
-            person = int(rows.person[index])
-            if person in old:
-                counts[person] += 1
-        overlaps += [(count, number, person) for person, count in counts.items()]
-    matched: dict[int, int] = {}
-    used: set[int] = set()
-    for _count, number, person in sorted(overlaps, key=lambda o: (-o[0], o[1], o[2])):
-        if number not in matched and person not in used:
-            matched[number] = person
-            used.add(person)
-    return matched
 
 
 def embedders_with_appearances() -> list[str]:

@@ -10,7 +10,8 @@ import pytest
 from django.core.management import call_command
 
 from faces.models import Appearance, Person
-from faces.people import assign_movie, params_for, recluster
+from faces.people import assign_movie, params_for
+from faces.recluster import recluster
 from tests.people_helpers import Cast, person_of
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from faces.models import Appearance, Face
-from faces.people import recluster
+from faces.recluster import recluster
 from search.models import QueryPhoto
 from tests.shared_data import FACES, LACAMOIRE, MIRANDA, shot_at, shots_of
 

@@ -389,6 +389,30 @@ def test_a_calibration_is_keyed_and_sharded_by_its_embedder(ddl):
     parse(sql)
 
 
+def test_the_people_lock_is_keyed_and_sharded_by_its_embedder(ddl):
+    """One lock row per embedder, claimed by a conditional UPDATE: the embedder is the
+    primary key and so the shard key."""
+    sql = create_table(ddl, "faces_peoplelock")
+    shard, uniques = shard_and_unique_keys(sql)
+    assert shard == ["embedder"] and uniques == [["embedder"]]
+    assert "`owner` varchar(64) NOT NULL" in sql
+    parse(sql)
+
+
+def test_centroids_are_sharded_by_id_with_a_plain_key_on_embedder_and_person(ddl):
+    """No unique key on (embedder, person): it would need the shard key; faces.centroids
+    keeps one row per pair under the people lock."""
+    sql = create_table(ddl, "faces_personcentroid")
+    shard, uniques = shard_and_unique_keys(sql)
+    assert shard == ["id"] and uniques == [["id"]]
+    assert "`vector_sum`" in sql
+    parse(sql)
+    added = [sql for migration, sql in ddl if migration == "faces.0007_people_centroids_lock"]
+    indexes = [sql for sql in added if sql.startswith("CREATE INDEX")]
+    assert any("(`embedder`, `person_id`)" in sql for sql in indexes), indexes
+    assert all("UNIQUE" not in sql for sql in added)
+
+
 def test_layout_dimensions_match_the_embedders():
     from faces.embedders import DIMENSIONS
 

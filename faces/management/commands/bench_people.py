@@ -1,5 +1,7 @@
 """``manage.py bench_people [--embedder dlib-resnet] [--hold 15] [--limit N] [--thresholds
 0.85,0.88] [--keep]``: BCubed precision, recall and F of people on lfw_dev made into a video.
+``--scale 100000,1000000`` times clustering synthetic appearances (no database); ``--assign
+100000`` times assigning a new movie against a synthetic library (``faces.bench.assign``).
 
 The video is ingested through ``movies.ingest.ingest_movie`` (appearances, then people by
 ``faces.people.assign_movie``) and then, for each of ``--thresholds``, re-clustered from
@@ -12,6 +14,7 @@ Never a test: it runs the real networks and only reports.
 from __future__ import annotations
 
 import dataclasses
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -19,7 +22,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from faces import people
+from faces import linking, people
+from faces.bench import assign as bench_assign
 from faces.bench import shared_data
 from faces.bench.people import (
     bcubed,
@@ -32,6 +36,7 @@ from faces.bench.people import (
 from faces.calibration import labelled_photos
 from faces.clustering import cluster
 from faces.models import Appearance
+from faces.recluster import recluster
 from movies.ingest import ingest_movie
 from movies.models import Movie
 from movies.registration import register_movie
@@ -58,6 +63,12 @@ class Command(BaseCommand):
             "--movie", type=int, help="measure the video movie a --keep run left (no ingest)"
         )
         parser.add_argument(
+            "--assign",
+            default="",
+            help="comma-separated library sizes: time assigning a new movie's 1,000 synthetic "
+            "appearances against a library in people (writes to the database: a scratch one)",
+        )
+        parser.add_argument(
             "--scale",
             default="",
             help="comma-separated sizes: time clustering synthetic appearances (no database)",
@@ -65,6 +76,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         embedder, hold = options["embedder"], options["hold"]
+        if options["assign"]:
+            for size in [int(n) for n in options["assign"].split(",") if n]:
+                self.assign(size, embedder)
+            return
         if options["scale"]:
             self.scale([int(n) for n in options["scale"].split(",") if n], embedder)
             return
@@ -95,7 +110,7 @@ class Command(BaseCommand):
                 saved = people.MEASURED.get(embedder)
                 people.MEASURED[embedder] = chosen
                 try:
-                    people.recluster(embedder, from_scratch=True)
+                    recluster(embedder, from_scratch=True)
                 finally:
                     if saved is None:
                         people.MEASURED.pop(embedder)
@@ -106,6 +121,21 @@ class Command(BaseCommand):
             if not options["keep"]:
                 movie.delete()
                 people.prune_empty()
+
+    def assign(self, library: int, embedder: str) -> None:
+        if Appearance.objects.filter(embedder=embedder).exists():
+            raise CommandError(
+                f"the database already holds {embedder} appearances: run this on a scratch "
+                "database (DATABASE_URL=sqlite:////tmp/bench.sqlite3, migrated)"
+            )
+        result = bench_assign.run(library, embedder)
+        self.stdout.write(
+            f"library of {result.library} appearances in people (built in "
+            f"{result.build_seconds:.0f} s): a new movie's 1000 appearances assigned in "
+            f"{result.assign_seconds:.2f} s ({result.assigned} in people, {result.created} new "
+            f"people; {result.stars_right} of {result.stars_seen} appearances of recurring "
+            "stars joined their star)"
+        )
 
     def scale(self, sizes: list[int], embedder: str) -> None:
         params = people.params_for(embedder)
@@ -120,10 +150,19 @@ class Command(BaseCommand):
                     for node in group:
                         predicted[node] = number
             precision, recall, f = bcubed(predicted, [str(label) for label in labels])
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
             self.stdout.write(
                 f"{size} synthetic appearances: clustered in {seconds:.1f} s "
-                f"({len(groups)} groups); BCubed P {precision:.4f} R {recall:.4f} F {f:.4f}"
+                f"({len(groups)} groups); BCubed P {precision:.4f} R {recall:.4f} F {f:.4f}; "
+                f"peak memory {peak:.1f} GB"
             )
+            if size > linking.EXACT_LIMIT:
+                means = nodes.sums / nodes.counts[:, None]
+                self.stdout.write(
+                    f"  links from the IVF index: recall "
+                    f"{linking.recall(means, params.threshold):.4f} "
+                    "of the exact search's links on 2000 sampled appearances"
+                )
 
     def ingest(self, work: Path, photos: list, embedder: str, hold: int) -> Movie:
         if Appearance.objects.filter(embedder=embedder).exists():

@@ -2,7 +2,7 @@
 [--json] [--q NAME] [--named true|false] [--hidden false|true|any]`` and ``people show ID
 [--json]``.
 
-``cluster`` re-clusters unnamed people (``faces.people.recluster``; ``--queue`` runs it on a
+``cluster`` re-clusters unnamed people (``faces.recluster.recluster``; ``--queue`` runs it on a
 worker, ``faces.jobs``); ``list`` and ``show`` print the items of ``GET /api/people/`` and
 ``GET /api/people/<id>/`` (``--json``: the same JSON, the list as one array, not paged).
 """
@@ -16,8 +16,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from faces.embedders import EMBEDDER_NAMES
 from faces.jobs import enqueue_cluster
-from faces.people import embedders_with_appearances, recluster
+from faces.locks import PeopleBusy
+from faces.people import embedders_with_appearances
 from faces.people_listing import PeopleFilters, people, person_detail, person_items, with_counts
+from faces.recluster import recluster
 from movies.display import hms
 from movies.errors import QueueUnavailable
 
@@ -58,7 +60,10 @@ class Command(BaseCommand):
         if not names:
             self.stdout.write("no appearances yet: nothing to cluster")
         for name in names:
-            self.stdout.write(recluster(name, from_scratch=options["from_scratch"]).message)
+            try:
+                self.stdout.write(recluster(name, from_scratch=options["from_scratch"]).message)
+            except PeopleBusy as busy:
+                raise CommandError(f"{busy}: try again when it is done") from busy
 
     def list(self, options: dict) -> None:
         form = PeopleFilters(
