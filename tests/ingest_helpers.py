@@ -105,3 +105,33 @@ def run_worker() -> None:
     import django_rq
 
     django_rq.get_worker("ingest", worker_class="rq.worker.SimpleWorker").work(burst=True)
+
+
+def stored_shots(movie) -> list[tuple]:
+    """A movie's shots by natural key: (index, first frame, last frame)."""
+    from movies.models import Shot
+
+    rows = Shot.objects.filter(movie=movie).order_by("index")
+    return list(rows.values_list("index", "first_frame", "last_frame"))
+
+
+def stored_appearances(movie) -> list[tuple]:
+    """A movie's appearances by natural key, with their vectors and member faces, sorted: what
+    two ingests of the same clip must agree on."""
+    from faces.models import Appearance, Face
+
+    found = []
+    for appearance in Appearance.objects.filter(movie=movie).select_related("shot"):
+        members = Face.objects.filter(appearance=appearance).order_by("frame_index", "face_index")
+        found.append(
+            (
+                appearance.shot.index,
+                appearance.first_frame_index,
+                appearance.first_face_index,
+                appearance.last_frame_index,
+                appearance.face_count,
+                bytes(appearance.embedding),
+                tuple(members.values_list("frame_index", "face_index")),
+            )
+        )
+    return sorted(found)

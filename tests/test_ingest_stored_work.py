@@ -15,13 +15,18 @@ from django.core.management import CommandError, call_command
 from django.db import connections
 from django.urls import reverse
 
-from faces.models import Appearance, Face
+from faces.models import Face
 from movies.frames import delete_past_checkpoint
 from movies.ingest import ingest_movie
-from movies.models import Frame, Movie, MovieChecksum, Shot
+from movies.models import Frame, Movie, MovieChecksum
 from movies.registration import register_movie
 from search.models import SavedSearch
-from tests.ingest_helpers import faceless_clip, media_files
+from tests.ingest_helpers import (
+    faceless_clip,
+    media_files,
+    stored_appearances,
+    stored_shots,
+)
 from tests.shared_data import HAMILTON_CLIP
 
 DLIB_EVERY_4 = {"sample_every": 4, "embedder": "dlib-resnet"}
@@ -43,20 +48,6 @@ def run_command(*args: str) -> tuple[str, str, bool]:
 def stored(movie: Movie) -> dict[str, list]:
     """A movie's stored work by natural keys: frames, faces, shots, appearances (with their
     faces), saved searches."""
-    appearances = []
-    for appearance in Appearance.objects.filter(movie=movie).select_related("shot"):
-        members = Face.objects.filter(appearance=appearance).order_by("frame_index", "face_index")
-        appearances.append(
-            (
-                appearance.shot.index,
-                appearance.first_frame_index,
-                appearance.first_face_index,
-                appearance.last_frame_index,
-                appearance.face_count,
-                bytes(appearance.embedding),
-                tuple(members.values_list("frame_index", "face_index")),
-            )
-        )
     faces = Face.objects.filter(movie=movie).order_by("frame_index", "face_index")
     return {
         "frames": list(
@@ -65,12 +56,8 @@ def stored(movie: Movie) -> dict[str, list]:
         "faces": [
             (f.frame_index, f.face_index, bytes(f.embedding), f.x1, f.y1) for f in faces.all()
         ],
-        "shots": list(
-            Shot.objects.filter(movie=movie)
-            .order_by("index")
-            .values_list("index", "first_frame", "last_frame")
-        ),
-        "appearances": sorted(appearances),
+        "shots": stored_shots(movie),
+        "appearances": stored_appearances(movie),
         "saved": list(SavedSearch.objects.filter(face__movie=movie).values_list("name", "face")),
     }
 

@@ -23,11 +23,11 @@ import redis
 from django.conf import settings as django_settings
 from rq.job import Job
 
-from faces.models import Appearance, Face
+from faces.models import Face
 from movies.ingest import ingest_movie
-from movies.models import Frame, Shot
+from movies.models import Frame
 from movies.registration import register_movie
-from tests.ingest_helpers import needs_ffmpeg
+from tests.ingest_helpers import needs_ffmpeg, stored_appearances, stored_shots
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db, needs_ffmpeg]
 
@@ -165,20 +165,6 @@ def stored_in_file(db: Path, movie_id: int) -> dict:
 
 
 def stored_here(movie) -> dict:
-    appearances = []
-    for appearance in Appearance.objects.filter(movie=movie).select_related("shot"):
-        members = Face.objects.filter(appearance=appearance).order_by("frame_index", "face_index")
-        appearances.append(
-            (
-                appearance.shot.index,
-                appearance.first_frame_index,
-                appearance.first_face_index,
-                appearance.last_frame_index,
-                appearance.face_count,
-                bytes(appearance.embedding),
-                tuple(members.values_list("frame_index", "face_index")),
-            )
-        )
     faces = Face.objects.filter(movie=movie).order_by("frame_index", "face_index")
     return {
         "frames": list(
@@ -187,12 +173,8 @@ def stored_here(movie) -> dict:
         "faces": [
             (f.frame_index, f.face_index, bytes(f.embedding), f.x1, f.y1, f.x2, f.y2) for f in faces
         ],
-        "shots": list(
-            Shot.objects.filter(movie=movie)
-            .order_by("index")
-            .values_list("index", "first_frame", "last_frame")
-        ),
-        "appearances": sorted(appearances),
+        "shots": stored_shots(movie),
+        "appearances": stored_appearances(movie),
     }
 
 
