@@ -1,52 +1,33 @@
 """Admin for movies and frames: add a movie, queue or cancel its ingest, watch it progress.
 
-Actions only call the services and report what happened; the movie list polls a small
-staff-only JSON view so that status and progress bars move without a reload.
+The actions live in ``movies.admin_actions`` and the list's progress poller in
+``movies.admin_progress``; ``MovieAdmin`` mixes both in and holds the forms, the add flow and
+the list's columns.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.urls import path, reverse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from faces.models import Face
-from faces.rebuild import RebuildError
+from movies.admin_actions import MovieActions
+from movies.admin_progress import ProgressPolling
 from movies.display import hms
-from movies.errors import AlreadyQueued, QueueUnavailable
 from movies.forms import MovieAddForm, MovieChangeForm
-from movies.jobs import cancel_ingest, enqueue_ingest, enqueue_rebuild
 from movies.models import Frame, Movie
-from movies.playback import codec_label, movie_support, record_video_format
+from movies.playback import codec_label, movie_support
 from movies.registration import add_movie, movie_with_checksum, update_movie
 
-MAX_POLLED = 200
-# The permission (Movie.Meta.permissions) that running ingests needs, and the form fields that
-# run one.
-INGEST_PERMISSION = "ingest_movie"
+# The form fields that run an ingest (they need the ingest permission: movies.admin_actions).
 RUN_INGEST_FIELDS = ("ingest_now", "from_scratch")
-
-
-def movie_progress(movie: Movie) -> dict[str, Any]:
-    """What the progress poller shows for one movie."""
-    return {
-        "id": movie.pk,
-        "status": movie.status,
-        "status_display": movie.get_status_display(),
-        "progress": round(movie.progress, 4),
-        "frames_sampled": movie.frames_sampled,
-        "faces_found": movie.faces_found,
-        "last_error": movie.last_error,
-        "active": movie.ingest_active,
-    }
 
 
 # What the change page shows of the ingest itself, read-only.
@@ -64,7 +45,7 @@ INGEST_FIELDS = (
 
 
 @admin.register(Movie)
-class MovieAdmin(admin.ModelAdmin):
+class MovieAdmin(MovieActions, ProgressPolling, admin.ModelAdmin):
     list_display = (
         "title",
         "status_display",
@@ -211,133 +192,6 @@ class MovieAdmin(admin.ModelAdmin):
             messages.WARNING,
         )
         return HttpResponseRedirect(change_url)
-
-    # --- actions ---------------------------------------------------------------------------
-
-    def has_ingest_permission(self, request: HttpRequest) -> bool:
-        """Whether the user may queue, re-run or cancel ingests (``movies.ingest_movie``):
-        the actions below, the add form's "ingest now" and the change form's "from scratch"."""
-        return request.user.has_perm(f"{self.opts.app_label}.{INGEST_PERMISSION}")
-
-    @admin.action(
-        permissions=["ingest"], description="Ingest selected movies (resume where they stopped)"
-    )
-    def ingest(self, request: HttpRequest, queryset: QuerySet[Movie]) -> None:
-        self._enqueue(request, list(queryset), from_scratch=False)
-
-    @admin.action(permissions=["ingest"], description="Re-ingest selected movies from scratch")
-    def reingest_from_scratch(self, request: HttpRequest, queryset: QuerySet[Movie]) -> None:
-        self._enqueue(request, list(queryset), from_scratch=True)
-
-    @admin.action(permissions=["ingest"], description="Cancel the ingest of selected movies")
-    def cancel(self, request: HttpRequest, queryset: QuerySet[Movie]) -> None:
-        cancelled, idle = [], []
-        for movie in queryset:
-            (cancelled if cancel_ingest(movie) else idle).append(str(movie))
-        if cancelled:
-            self.message_user(
-                request,
-                f"Cancelled: {', '.join(cancelled)}. A running ingest stops after its current "
-                "batch and keeps what it stored; “Ingest” resumes it.",
-                messages.SUCCESS,
-            )
-        if idle:
-            self.message_user(
-                request,
-                f"Not queued or running, nothing to cancel: {', '.join(idle)}.",
-                messages.INFO,
-            )
-
-    @admin.action(
-        permissions=["ingest"], description="Rebuild shots and appearances of selected movies"
-    )
-    def rebuild_appearances(self, request: HttpRequest, queryset: QuerySet[Movie]) -> None:
-        queued = []
-        for movie in queryset:
-            try:
-                enqueue_rebuild(movie)
-            except QueueUnavailable as exc:
-                self.message_user(request, str(exc), messages.ERROR)
-                return
-            except RebuildError as exc:
-                self.message_user(request, str(exc), messages.WARNING)
-                continue
-            queued.append(str(movie))
-        if queued:
-            self.message_user(
-                request,
-                f"Queued a rebuild of the shots and appearances of: {', '.join(queued)}. It "
-                "needs the video files (shots are found in the video) and reuses the faces.",
-                messages.SUCCESS,
-            )
-
-    @admin.action(
-        permissions=["change"],
-        description="Read the video format of selected movies (for the player)",
-    )
-    def read_video_format(self, request: HttpRequest, queryset: QuerySet[Movie]) -> None:
-        problems = [
-            f"{movie}: {problem}" for movie in queryset if (problem := record_video_format(movie))
-        ]
-        read = queryset.count() - len(problems)
-        if read:
-            self.message_user(
-                request,
-                f"Read the video format of {read} movie{'s' if read != 1 else ''}.",
-                messages.SUCCESS,
-            )
-        for problem in problems:
-            self.message_user(request, f"Not read: {problem}.", messages.ERROR)
-
-    def _enqueue(self, request: HttpRequest, movies: list[Movie], *, from_scratch: bool) -> None:
-        queued, skipped = [], []
-        for movie in movies:
-            try:
-                enqueue_ingest(movie, from_scratch=from_scratch)
-            except QueueUnavailable as exc:
-                self.message_user(
-                    request,
-                    f"Nothing more was queued: {exc}. Start Redis and try again.",
-                    messages.ERROR,
-                )
-                break
-            except AlreadyQueued as exc:
-                skipped.append(str(exc))
-                continue
-            queued.append(str(movie))
-        if queued:
-            what = "re-ingest from scratch" if from_scratch else "ingest"
-            self.message_user(
-                request,
-                f"Queued {len(queued)} movie{'s' if len(queued) != 1 else ''} for {what} "
-                f"(queue “ingest”): {', '.join(queued)}.",
-                messages.SUCCESS,
-            )
-        for reason in skipped:
-            self.message_user(request, f"Not queued: {reason}.", messages.WARNING)
-
-    # --- progress ----------------------------------------------------------------------------
-
-    def get_urls(self) -> list:
-        progress = path(
-            "progress/",
-            self.admin_site.admin_view(self.progress_view),
-            name="movies_movie_progress",
-        )
-        return [progress, *super().get_urls()]
-
-    def progress_view(self, request: HttpRequest) -> JsonResponse:
-        """``?ids=1,2,3`` → status and progress of those movies (staff with view permission)."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        # [0-9] rather than isdigit(): that also accepts digits int() refuses ("²"); at most
-        # 18 of them, since a larger number is no movie's id and overflows the database's ints.
-        parts = (part.strip() for part in request.GET.get("ids", "").split(","))
-        ids = [int(part) for part in parts if re.fullmatch(r"[0-9]{1,18}", part)]
-        rows = Movie.objects.filter(pk__in=ids[:MAX_POLLED]).only(
-            "status", "progress", "frames_sampled", "faces_found", "last_error", "title"
-        )
-        return JsonResponse({"movies": [movie_progress(movie) for movie in rows]})
 
     @admin.display(description="Status", ordering="status")
     def status_display(self, movie: Movie) -> str:
