@@ -178,33 +178,30 @@ class IngestRun:
 
     def check(self) -> None:
         """Raise RunLost unless this run still holds the movie (before every write)."""
-        if not self.owned():
+        self._still_held(self.owned())
+
+    def _still_held(self, held: int | bool) -> None:
+        """After a write conditioned on the token: RunLost when it changed nothing."""
+        if not held:
+            self._lost.set()
             raise RunLost(f"movie {self.movie_id} is no longer held by this ingest run")
 
     def beat(self) -> None:
         """Refresh the heartbeat; RunLost when the movie is no longer this run's."""
-        if not self.rows.beat():
-            self._lost.set()
-            raise RunLost(f"movie {self.movie_id} is no longer held by this ingest run")
+        self._still_held(self.rows.beat())
 
     def update(self, **values: object) -> None:
         """A plain update of the movie's row, only while this run holds it."""
-        if not self.rows.update(**values):
-            self._lost.set()
-            raise RunLost(f"movie {self.movie_id} is no longer held by this ingest run")
+        self._still_held(self.rows.update(**values))
 
     def checkpoint(self, **values: object) -> None:
         """Move the checkpoint past the batch (MovieQuerySet.checkpoint) while this run holds
         the movie; the batch's rows are then complete and no longer this run's to remove."""
-        if not self.rows.checkpoint(**values):
-            self._lost.set()
-            raise RunLost(f"movie {self.movie_id} is no longer held by this ingest run")
+        self._still_held(self.rows.checkpoint(**values))
         self.batch = BatchWrites()
 
     def finish(self, **values: object) -> None:
-        if not self.rows.finish(**values):
-            self._lost.set()
-            raise RunLost(f"movie {self.movie_id} is no longer held by this ingest run")
+        self._still_held(self.rows.finish(**values))
         logger.info("movie %s: ingest run %s ended: done", self.movie_id, self.token)
 
     def fail(self, reason: str) -> bool:
