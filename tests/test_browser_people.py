@@ -76,6 +76,11 @@ def test_people_grid_person_page_and_cast_strip(
         strip = page.locator(".cast-strip li")
         assert strip.count() == Person.objects.filter(hidden=False).count()
         assert "Lin-Manuel Miranda" in strip.first.inner_text()
+        spilled = page.evaluate(
+            "[...document.querySelectorAll('.cast-strip li')]"
+            ".filter(li => li.scrollWidth > li.clientWidth + 1).length"
+        )
+        assert spilled == 0, "a name or screen time runs out of its cast item"
         assert not visitor.errors, visitor.errors
     finally:
         context.close()
