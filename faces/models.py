@@ -5,6 +5,7 @@ them (``faces.people``); and each embedder's calibrated same-person threshold.""
 from __future__ import annotations
 
 import numpy as np
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
@@ -64,6 +65,16 @@ class Face(models.Model):
         return (self.x1, self.y1, self.x2, self.y2)
 
 
+class PersonQuerySet(models.QuerySet):
+    def current(self) -> PersonQuerySet:
+        """People not merged into someone else."""
+        return self.filter(merged_into=None)
+
+    def kept(self) -> PersonQuerySet:
+        """People re-clustering keeps as they are: named or corrected ones."""
+        return self.filter(models.Q(corrected=True) | ~models.Q(name=""))
+
+
 class Person(models.Model):
     """Someone who appears in the library: a group of appearances (``faces.people`` makes and
     keeps them). Unnamed people come and go with re-clustering; a named one is kept with its
@@ -72,8 +83,19 @@ class Person(models.Model):
     name = models.CharField(max_length=200, blank=True, db_index=True)
     note = models.TextField(blank=True)
     hidden = models.BooleanField(default=False)
+    # Someone corrected this person (``faces.corrections``: named, hidden, merged, split, an
+    # appearance taken away): re-clustering keeps them as they are, adding members but never
+    # rebuilding or deleting them.
+    corrected = models.BooleanField(default=False)
+    # Merged into another person: this row stays so that its old links (pages, saved
+    # searches, the history) lead to the survivor, and so that the merge can be undone.
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PersonQuerySet.as_manager()
 
     class Meta:
         ordering = ["pk"]
@@ -207,6 +229,93 @@ class Appearance(models.Model):
     @property
     def duration_seconds(self) -> float:
         return self.end_seconds - self.start_seconds
+
+
+class AppearanceKey(models.Model):
+    """Where an appearance was, by what outlives its row (``faces.keys``): the movie, its time
+    span, and its representative face's time and box in fractions of the frame. Appearances
+    are rebuilt with new ids by a re-ingest, a rebuild or a re-embedding; these find their
+    successors (the way PhotoPrism's ``faces migrate`` keeps names)."""
+
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="+")
+    start_seconds = models.FloatField()
+    end_seconds = models.FloatField()
+    at_seconds = models.FloatField()
+    box_left = models.FloatField()
+    box_top = models.FloatField()
+    box_right = models.FloatField()
+    box_bottom = models.FloatField()
+
+    class Meta:
+        abstract = True
+
+
+class PendingMember(AppearanceKey):
+    """An appearance of ``person`` whose row was deleted to be built again (``faces.keys``
+    writes one per member before a movie's appearances go): when the movie's new appearances
+    are written, the one in its place joins the person again, and this row goes."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="pending")
+
+    class Meta:
+        indexes = [models.Index(fields=["movie"], name="pendingmember_movie")]
+
+
+class Rejection(AppearanceKey):
+    """ "Not this person": ``appearance`` is never assigned to ``person`` automatically again.
+    Kept by its key too: when the appearance is built again, its successor is linked."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="rejections")
+    appearance = models.ForeignKey(
+        Appearance, on_delete=models.SET_NULL, null=True, blank=True, related_name="rejections"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["movie"], name="rejection_movie")]
+
+
+class Correction(models.Model):
+    """One correction of people by someone (``faces.corrections``): who, when, what, and what
+    was there before, which is what undoing it puts back."""
+
+    class Action(models.TextChoices):
+        NAME = "name", "named"
+        HIDE = "hide", "hidden"
+        UNHIDE = "unhide", "shown again"
+        MERGE = "merge", "merged"
+        SPLIT = "split", "split"
+        REJECT = "reject", "not this person"
+
+    action = models.CharField(max_length=16, choices=Action.choices)
+    # The person corrected (a merge's survivor, a split's source).
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="corrections")
+    # The other person of a merge (merged away) or a split (where the appearances went).
+    other_person = models.ForeignKey(
+        Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    via = models.CharField(max_length=32, default="web")  # web, api, admin, command
+    summary = models.CharField(max_length=500)
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.summary
+
+    @property
+    def undone(self) -> bool:
+        return self.undone_at is not None
 
 
 def pack_vector(vector: np.ndarray) -> bytes:
