@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from faces.keys import remember_members
 from faces.models import Appearance, Face, pack_vector, unpack_vector
 from faces.quality import representative_score
 from faces.tracking import Track, TrackedFace, Tracker, linking_rules
@@ -251,7 +252,11 @@ def delete_unfinished_shots(movie_id: int, checkpoint: int, *, run: IngestRun | 
 
 def delete_from(movie_id: int, first_frame: int) -> None:
     """Delete the movie's shots and appearances from frame ``first_frame`` on, unlinking their
-    faces (faces first: a kill half way leaves no face pointing at a missing appearance)."""
+    faces (faces first: a kill half way leaves no face pointing at a missing appearance).
+    Who each one belonged to is remembered first (``faces.keys``), for their successors."""
+    remember_members(
+        Appearance.objects.filter(movie_id=movie_id, first_frame_index__gte=first_frame)
+    )
     Face.objects.filter(movie_id=movie_id, frame_index__gte=first_frame).exclude(
         appearance=None
     ).update(appearance=None)

@@ -16,7 +16,8 @@ similarity of their members (average link: for unit vectors, ``sum_a · sum_b / 
    link between the clusters is still exact; only merges across parts at the first level
    are not tried. Smaller components (every test, lfw_dev) get the exact agglomeration.
 3. Two clusters never merge when one holds an appearance overlapping in time with one of the
-   other in the same shot (two faces on screen at once are two people), and two seeds never
+   other in the same shot (two faces on screen at once are two people), nor when one holds an
+   appearance someone said is not the other's person (``Nodes.cannot``), and two seeds never
    merge (people are merged by hand, not by clustering).
 
 A final cluster holding a seed is that person; one without holds enough evidence to found a
@@ -26,7 +27,7 @@ new person when its appearances hold ``min_faces`` faces in all, and otherwise k
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import faiss
 import numpy as np
@@ -52,6 +53,9 @@ class Nodes:
     faces: np.ndarray
     seed: np.ndarray
     spans: list[tuple[int, int, float, float]]
+    # Pairs of nodes that may never be one person besides those on screen together: a seed
+    # and an appearance someone said is not that person (``faces.models.Rejection``).
+    cannot: list[tuple[int, int]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.counts)
@@ -217,7 +221,7 @@ def cluster(nodes: Nodes, threshold: float) -> list[list[int]]:
     if len(nodes) < 2:
         return []
     forbidden: dict[int, list[int]] = defaultdict(list)
-    for a, b in conflicts(nodes):
+    for a, b in [*conflicts(nodes), *nodes.cannot]:
         forbidden[a].append(b)
         forbidden[b].append(a)
     found: list[list[int]] = []

@@ -260,9 +260,12 @@ class PendingMember(AppearanceKey):
     class Meta:
         indexes = [models.Index(fields=["movie"], name="pendingmember_movie")]
 
+    def __str__(self) -> str:
+        return f"Pending member of person {self.person_id} in movie {self.movie_id}"
+
 
 class Rejection(AppearanceKey):
-    """ "Not this person": ``appearance`` is never assigned to ``person`` automatically again.
+    """Not this person: ``appearance`` is never assigned to ``person`` automatically again.
     Kept by its key too: when the appearance is built again, its successor is linked."""
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="rejections")
@@ -273,6 +276,9 @@ class Rejection(AppearanceKey):
 
     class Meta:
         indexes = [models.Index(fields=["movie"], name="rejection_movie")]
+
+    def __str__(self) -> str:
+        return f"Appearance {self.appearance_id} is not person {self.person_id}"
 
 
 class Correction(models.Model):

@@ -26,8 +26,9 @@ from faces import centroids
 from faces.calibration import same_person_threshold
 from faces.centroids import Centroid
 from faces.clustering import Nodes, cluster
+from faces.keys import restore_movie
 from faces.locks import PeopleBusy, people_lock
-from faces.models import Appearance, Person
+from faces.models import Appearance, Person, Rejection
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +165,28 @@ def _waiting_nodes(waiting: _Waiting, cents: dict[int, Centroid], people: list[i
     )
 
 
+def _cannot_links(waiting: _Waiting, people: list[int]) -> list[tuple[int, int]]:
+    """The seed/waiting node pairs of ``_waiting_nodes`` that a rejection forbids."""
+    seed = {person: node for node, person in enumerate(people)}
+    row = {int(pk): len(people) + i for i, pk in enumerate(waiting.ids.tolist())}
+    return [
+        (seed[person], row[appearance])
+        for appearance, person in rejected_pairs_of(list(row))
+        if person in seed
+    ]
+
+
+def rejected_pairs_of(appearance_ids: list[int]) -> list[tuple[int, int]]:
+    """(appearance, person) pairs among these appearances that someone said are not one
+    person (``Rejection``): never joined automatically."""
+    pairs: list[tuple[int, int]] = []
+    for start in range(0, len(appearance_ids), UPDATE_CHUNK):
+        pairs += Rejection.objects.filter(
+            appearance_id__in=appearance_ids[start : start + UPDATE_CHUNK]
+        ).values_list("appearance_id", "person_id")
+    return pairs
+
+
 def _means32(cents: dict[int, Centroid], people: list[int]) -> np.ndarray:
     return np.vstack([cents[p].vector_sum / cents[p].count for p in people]).astype(np.float32)
 
@@ -196,6 +219,7 @@ def assign(embedder: str) -> ClusterReport:
         cents = centroids.load(embedder)
         people = _reachable_people(waiting, cents, params.threshold)
         nodes = _waiting_nodes(waiting, cents, people)
+        nodes.cannot = _cannot_links(waiting, people)
         joined: dict[int, list[int]] = defaultdict(list)  # person → waiting row indexes
         grouped: set[int] = set()
         for group in cluster(nodes, params.threshold):
@@ -261,11 +285,12 @@ def join_waiting(embedder: str, threshold: float, cents: dict[int, Centroid] | N
     exact = np.einsum("ij,ij->i", waiting.vectors[candidates[:, 0]], sums) / counts
     candidates, exact = candidates[exact >= threshold], exact[exact >= threshold]
     spans = waiting.spans
+    rejected = set(rejected_pairs_of(waiting.ids.tolist()))
     order = np.argsort(-exact, kind="stable")
     joined: dict[int, int] = {}
     for row, column in candidates[order].tolist():
         person = people[column]
-        if row in joined:
+        if row in joined or (int(waiting.ids[row]), person) in rejected:
             continue
         shot, begin, end = waiting.span(row)
         if any(s == shot and a < end and begin < b for s, a, b in spans[person]):
@@ -282,7 +307,16 @@ def join_waiting(embedder: str, threshold: float, cents: dict[int, Centroid] | N
 
 
 def assign_movie(movie_id: int) -> list[ClusterReport]:
-    """People for a movie whose appearances were just built, one report per embedder."""
+    """People for a movie whose appearances were just built, one report per embedder: first
+    its rebuilt appearances go back to whom they belonged (``faces.keys.restore_movie``)."""
+    restored = restore_movie(movie_id)
+    if restored.restored or restored.gone:
+        logger.info(
+            "movie %s: %s appearances back with their people, %s gone",
+            movie_id,
+            restored.restored,
+            restored.gone,
+        )
     embedders = (
         Appearance.objects.filter(movie_id=movie_id, person=None)
         .values_list("embedder", flat=True)
@@ -303,8 +337,11 @@ def assign_movie(movie_id: int) -> list[ClusterReport]:
 
 
 def prune_empty() -> int:
-    """Delete unnamed people without appearances (named ones are kept); returns how many."""
-    deleted, _ = Person.objects.filter(name="", note="", appearances=None).delete()
+    """Delete unnamed people without appearances (named and corrected ones, and people with
+    members waiting to come back after a rebuild, are kept); returns how many."""
+    deleted, _ = Person.objects.filter(
+        name="", note="", corrected=False, appearances=None, pending=None
+    ).delete()
     return deleted
 
 

@@ -1,6 +1,7 @@
 """The full re-cluster of an embedder's people (``manage.py people cluster``, the admin
 action, the rq job in ``faces.jobs``): the embedder's unnamed people are built again from all
-its appearances; named people keep every member (and may gain more). A new cluster keeps the
+its appearances; named and corrected people (``Person.objects.kept``) keep every member
+(and may gain more, never one someone said is not them). A new cluster keeps the
 id of the old unnamed person it shares the most members with (one to one), so a person's page
 stays where it was; ``from_scratch`` gives every cluster a new person. Unlike the assignment
 after an ingest (``faces.people.assign``) it reads every appearance of the embedder, and
@@ -25,6 +26,7 @@ from faces.people import (
     join_waiting,
     params_for,
     prune_empty,
+    rejected_pairs_of,
 )
 
 
@@ -107,15 +109,14 @@ def _recluster(
     if not len(rows.ids):
         report.skipped = "no appearances"
         return report
-    named = set(
-        Person.objects.filter(pk__in=list(rows.by_person))
-        .exclude(name="")
-        .values_list("pk", flat=True)
+    kept = set(
+        Person.objects.filter(pk__in=list(rows.by_person)).kept().values_list("pk", flat=True)
     )
-    seeds = sorted(named)
+    seeds = sorted(kept)
     in_named = np.isin(rows.person, seeds)
     singles = np.flatnonzero(~in_named)
     nodes = _nodes(rows, [rows.by_person[p] for p in seeds], singles)
+    nodes.cannot = _cannot_links(rows, seeds, singles)
     groups = cluster(nodes, params.threshold)
     claim.renew()  # clustering a million appearances takes minutes
     clustered: set[int] = set()
@@ -156,6 +157,18 @@ def _recluster(
     report.assigned += int(in_named.sum())
     report.waiting = Appearance.objects.filter(embedder=embedder, person=None).count()
     return report
+
+
+def _cannot_links(rows: _Rows, seeds: list[int], singles: np.ndarray) -> list[tuple[int, int]]:
+    """Seed/single node pairs a rejection forbids (seeds are the kept people: a rejection
+    makes its person kept)."""
+    seed = {person: node for node, person in enumerate(seeds)}
+    single = {int(rows.ids[i]): len(seeds) + n for n, i in enumerate(singles.tolist())}
+    return [
+        (seed[person], single[appearance])
+        for appearance, person in rejected_pairs_of(list(single))
+        if person in seed
+    ]
 
 
 def _match(groups: list[list[int]], rows: _Rows, old: set[int]) -> dict[int, int]:

@@ -13,6 +13,7 @@ from django.db import IntegrityError
 from django.db.models import QuerySet
 
 from faces.appearances import delete_unfinished_shots
+from faces.keys import remember_members
 from faces.models import Appearance, Face, pack_vector
 from faces.pipeline import DetectedFace
 from faces.quality import sharpness
@@ -134,6 +135,9 @@ def delete_ingest_output(movie: Movie, run: IngestRun | None = None) -> None:
     deleted under a running ingest (SingleStoreDB enforces no foreign keys, so its frames and
     faces would otherwise stay behind).
     """
+    if run is not None:
+        run.check()
+    remember_members(Appearance.objects.filter(movie_id=movie.pk))
     linked = Face.objects.filter(movie_id=movie.pk).exclude(appearance=None)
     _in_chunks(linked, run, lambda rows: rows.update(appearance=None))
     _delete_in_chunks(Appearance.objects.filter(movie_id=movie.pk), run)

@@ -1,0 +1,192 @@
+"""Appearances by what outlives their rows: the natural key of ``faces.models.AppearanceKey``
+(movie, time span, and the representative face's time and box in fractions of the frame).
+
+A re-ingest from scratch, a rebuild of a movie's appearances and a re-embedding with another
+embedder all delete a movie's appearances and write new ones with new ids. Before they go,
+``remember_members`` writes a ``PendingMember`` for each one that belongs to someone; when the
+movie's new appearances are all written, ``restore_movie`` (called first thing by
+``faces.people.assign_movie``) finds each one's successor — an appearance of the same movie
+overlapping it in time whose face, at the key's moment, overlaps the key's box — and puts it
+back with its person, and links each ``Rejection`` to its successor. Keys with no successor
+are appearances that no longer exist: their pending members go, and the person (kept when
+named or corrected) is left without them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import QuerySet
+
+from faces.models import Appearance, Face, PendingMember, Person, Rejection
+from movies.models import Movie
+
+# A successor must share this much of the key's box (intersection over union) at the key's
+# moment, and have a face within MAX_SECONDS of it.
+MIN_BOX_OVERLAP = 0.3
+MAX_SECONDS = 2.0
+KEY_FIELDS = (
+    "movie_id",
+    "start_seconds",
+    "end_seconds",
+    "at_seconds",
+    "box_left",
+    "box_top",
+    "box_right",
+    "box_bottom",
+)
+
+
+@dataclass(frozen=True)
+class _Sample:
+    seconds: float
+    box: tuple[float, float, float, float]
+
+
+def _samples(appearance_ids: list[int]) -> dict[int, list[_Sample]]:
+    """Each appearance's faces as (time, box in fractions of the frame), in one query."""
+    rows = Face.objects.filter(appearance_id__in=appearance_ids).values_list(
+        "appearance_id", "frame__timestamp", "frame__width", "frame__height", "x1", "y1", "x2", "y2"
+    )
+    found: dict[int, list[_Sample]] = defaultdict(list)
+    for appearance, seconds, width, height, x1, y1, x2, y2 in rows:
+        found[appearance].append(
+            _Sample(seconds, (x1 / width, y1 / height, x2 / width, y2 / height))
+        )
+    return found
+
+
+def keys_of(appearances: list[Appearance]) -> dict[int, dict]:
+    """Appearance id → its key fields, from its representative face (else its first)."""
+    samples = _samples([a.pk for a in appearances])
+    keys = {}
+    for appearance in appearances:
+        faces = samples.get(appearance.pk)
+        if not faces:
+            continue
+        middle = (appearance.start_seconds + appearance.end_seconds) / 2
+        face = min(faces, key=lambda sample: abs(sample.seconds - middle))
+        keys[appearance.pk] = {
+            "movie_id": appearance.movie_id,
+            "start_seconds": appearance.start_seconds,
+            "end_seconds": appearance.end_seconds,
+            "at_seconds": face.seconds,
+            "box_left": face.box[0],
+            "box_top": face.box[1],
+            "box_right": face.box[2],
+            "box_bottom": face.box[3],
+        }
+    return keys
+
+
+def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _score(key: dict, appearance: Appearance, samples: list[_Sample]) -> float:
+    """How well ``appearance`` takes the key's place: 0 when it does not (no overlap in time,
+    no face near the key's moment, or too little box overlap)."""
+    overlap = min(key["end_seconds"], appearance.end_seconds) - max(
+        key["start_seconds"], appearance.start_seconds
+    )
+    if overlap <= 0 or not samples:
+        return 0.0
+    nearest = min(samples, key=lambda sample: abs(sample.seconds - key["at_seconds"]))
+    if abs(nearest.seconds - key["at_seconds"]) > MAX_SECONDS:
+        return 0.0
+    box = (key["box_left"], key["box_top"], key["box_right"], key["box_bottom"])
+    iou = _iou(box, nearest.box)
+    if iou < MIN_BOX_OVERLAP:
+        return 0.0
+    union = max(key["end_seconds"], appearance.end_seconds) - min(
+        key["start_seconds"], appearance.start_seconds
+    )
+    return iou + overlap / union
+
+
+def successors(movie_id: int, keys: list[dict]) -> list[list[int]]:
+    """For each key, the ids of the movie's appearances that take its place: every appearance
+    whose best key it is (a track the new build cut in two has two successors)."""
+    appearances = list(Appearance.objects.without_embeddings().filter(movie_id=movie_id))
+    samples = _samples([a.pk for a in appearances])
+    found: list[list[int]] = [[] for _ in keys]
+    for appearance in appearances:
+        scores = [_score(key, appearance, samples.get(appearance.pk, [])) for key in keys]
+        if scores and max(scores) > 0:
+            found[scores.index(max(scores))].append(appearance.pk)
+    return found
+
+
+def remember_members(appearances: QuerySet) -> int:
+    """A ``PendingMember`` for each of these appearances that belongs to someone, before they
+    are deleted; returns how many."""
+    rows = list(appearances.without_embeddings().exclude(person=None))
+    movies = set(
+        Movie.objects.filter(pk__in={a.movie_id for a in rows}).values_list("pk", flat=True)
+    )
+    rows = [a for a in rows if a.movie_id in movies]  # a deleted movie's are gone for good
+    keys = keys_of(rows)
+    PendingMember.objects.bulk_create(
+        [PendingMember(person_id=a.person_id, **keys[a.pk]) for a in rows if a.pk in keys],
+        batch_size=1000,
+    )
+    return len(keys)
+
+
+@dataclass
+class RestoreReport:
+    restored: int = 0
+    gone: int = 0
+    rejections_linked: int = 0
+
+
+def restore_movie(movie_id: int) -> RestoreReport:
+    """Put the movie's rebuilt appearances back with their people and link its rejections to
+    their successors (see the module's docstring). A person merged since follows the merge."""
+    report = RestoreReport()
+    pending = list(PendingMember.objects.filter(movie_id=movie_id).order_by("pk"))
+    rejections = list(Rejection.objects.filter(movie_id=movie_id, appearance=None).order_by("pk"))
+    if not pending and not rejections:
+        return report
+    keys = [_key(row) for row in pending + rejections]
+    matched = successors(movie_id, keys)
+    with transaction.atomic():
+        for row, ids in zip(pending, matched[: len(pending)], strict=True):
+            if ids:
+                person = resolve(row.person)
+                Appearance.objects.filter(pk__in=ids).update(person=person)
+                report.restored += len(ids)
+            else:
+                report.gone += 1
+        PendingMember.objects.filter(pk__in=[row.pk for row in pending]).delete()
+        for row, ids in zip(rejections, matched[len(pending) :], strict=True):
+            if not ids:
+                continue
+            Rejection.objects.filter(pk=row.pk).update(appearance_id=ids[0])
+            Rejection.objects.bulk_create(
+                [Rejection(person_id=row.person_id, appearance_id=i, **_key(row)) for i in ids[1:]]
+            )
+            Appearance.objects.filter(pk__in=ids, person_id=row.person_id).update(person=None)
+            report.rejections_linked += len(ids)
+    return report
+
+
+def _key(row: PendingMember | Rejection) -> dict:
+    return {name: getattr(row, name) for name in KEY_FIELDS}
+
+
+def resolve(person: Person) -> Person:
+    """The person someone merged ``person`` into (following merges), else ``person``."""
+    seen = {person.pk}
+    while person.merged_into_id is not None and person.merged_into_id not in seen:
+        seen.add(person.merged_into_id)
+        person = Person.objects.get(pk=person.merged_into_id)
+    return person
