@@ -156,10 +156,11 @@ def restore_movie(movie_id: int) -> RestoreReport:
     rejections = list(Rejection.objects.filter(movie_id=movie_id, appearance=None).order_by("pk"))
     if not pending and not rejections:
         return report
-    keys = [_key(row) for row in pending + rejections]
-    matched = successors(movie_id, keys)
+    # Matched apart: an appearance may be both someone's member and rejected by another.
+    members = successors(movie_id, [_key(row) for row in pending]) if pending else []
+    rejected = successors(movie_id, [_key(row) for row in rejections]) if rejections else []
     with transaction.atomic():
-        for row, ids in zip(pending, matched[: len(pending)], strict=True):
+        for row, ids in zip(pending, members, strict=True):
             if ids:
                 person = resolve(row.person)
                 Appearance.objects.filter(pk__in=ids).update(person=person)
@@ -167,7 +168,7 @@ def restore_movie(movie_id: int) -> RestoreReport:
             else:
                 report.gone += 1
         PendingMember.objects.filter(pk__in=[row.pk for row in pending]).delete()
-        for row, ids in zip(rejections, matched[len(pending) :], strict=True):
+        for row, ids in zip(rejections, rejected, strict=True):
             if not ids:
                 continue
             Rejection.objects.filter(pk=row.pk).update(appearance_id=ids[0])

@@ -1,0 +1,117 @@
+"""Corrections on the real Hamilton clip outlive everything that rebuilds its appearances with
+new ids: a re-ingest from scratch with the same embedder, a re-embedding with another one, and
+a rebuild of the appearances; each time the person's appearances are found again by their
+natural keys (faces.keys) and every name, split, rejection and hidden flag is still there."""
+
+from __future__ import annotations
+
+import pytest
+
+from faces import corrections
+from faces.models import Appearance, Person, Rejection
+from faces.rebuild import rebuild_appearances
+from faces.recluster import recluster
+from movies.ingest import ingest_movie
+from movies.models import Movie
+from tests.shared_data import LACAMOIRE, MIRANDA
+from tests.test_people_hamilton import labelled_people
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+
+def who(movie) -> dict[tuple[str, int], int | None]:
+    """(labelled person, shot) → the person id of that appearance (the larger one when a
+    label has two in a shot), for the labelled people only."""
+    found: dict[tuple[str, int], int | None] = {}
+    for person, seen in labelled_people(movie).items():
+        for label, shot in seen:
+            if label in (MIRANDA, LACAMOIRE):
+                found[(label, shot)] = person
+    return found
+
+
+def appearance_of(movie, label: str, shot: int) -> Appearance:
+    person = who(movie)[(label, shot)]
+    return Appearance.objects.get(movie=movie, person_id=person, shot__index=shot)
+
+
+@pytest.fixture
+def corrected(hamilton_movie):
+    """Miranda named, Lacamoire's wide shot split off and named, the Obamas' shot: one of its
+    people hidden, one appearance 'not this person'."""
+    movie = hamilton_movie
+    seen = who(movie)
+    miranda = Person.objects.get(pk=seen[(MIRANDA, 0)])
+    lacamoire = Person.objects.get(pk=seen[(LACAMOIRE, 0)])
+    corrections.rename(miranda, "Lin-Manuel Miranda")
+    corrections.rename(lacamoire, "Alex Lacamoire")
+    wide = corrections.split(lacamoire, [appearance_of(movie, LACAMOIRE, 1).pk]).other_person
+    corrections.rename(wide, "Alex Lacamoire (wide)")
+    obamas = list(Appearance.objects.filter(movie=movie, shot__index=3).exclude(person=None))
+    assert len(obamas) >= 2
+    hidden, rejected = obamas[0], obamas[1]
+    corrections.set_hidden(hidden.person, True)
+    rejected_from = rejected.person
+    corrections.reject(rejected)
+    return {
+        "movie": movie,
+        "miranda": miranda.pk,
+        "lacamoire": lacamoire.pk,
+        "wide": wide.pk,
+        "hidden": hidden.person_id,
+        "rejected_from": rejected_from.pk,
+        "rejected_span": (rejected.start_seconds, rejected.end_seconds),
+    }
+
+
+def check_corrections(state: dict) -> None:
+    movie = state["movie"]
+    seen = who(movie)
+    assert seen[(MIRANDA, 0)] == seen[(MIRANDA, 2)] == state["miranda"]
+    assert seen[(LACAMOIRE, 0)] == state["lacamoire"]
+    assert seen[(LACAMOIRE, 1)] == state["wide"]
+    names = dict(Person.objects.values_list("pk", "name"))
+    assert names[state["miranda"]] == "Lin-Manuel Miranda"
+    assert names[state["wide"]] == "Alex Lacamoire (wide)"
+    hidden = Person.objects.get(pk=state["hidden"])
+    assert hidden.hidden and hidden.appearances.filter(movie=movie, shot__index=3).exists()
+    # The rejected appearance's successor is linked to the rejection and not with that person.
+    rejection = Rejection.objects.get(person_id=state["rejected_from"])
+    assert rejection.appearance is not None
+    assert rejection.appearance.movie_id == movie.pk and rejection.appearance.shot.index == 3
+    assert rejection.appearance.person_id != state["rejected_from"]
+
+
+def test_corrections_survive_a_re_cluster_and_a_rebuild_of_the_appearances(corrected):
+    recluster("dlib-resnet")
+    check_corrections(corrected)
+    recluster("dlib-resnet", from_scratch=True)
+    check_corrections(corrected)
+    old = set(Appearance.objects.values_list("pk", flat=True))
+    rebuild_appearances(corrected["movie"].pk)
+    assert not old & set(Appearance.objects.values_list("pk", flat=True))  # all new rows
+    check_corrections(corrected)
+
+
+def test_corrections_survive_a_re_ingest_from_scratch(corrected):
+    old = set(Appearance.objects.values_list("pk", flat=True))
+    report = ingest_movie(corrected["movie"].pk, from_scratch=True)
+    assert report.status == "done", report.message
+    assert not old & set(Appearance.objects.values_list("pk", flat=True))
+    check_corrections(corrected)
+
+
+def test_corrections_survive_a_re_embedding_with_another_embedder(corrected):
+    movie = corrected["movie"]
+    Movie.objects.filter(pk=movie.pk).update(embedder="dlib-resnet-mtcnn")
+    report = ingest_movie(movie.pk, from_scratch=True)
+    assert report.status == "done", report.message
+    assert set(Appearance.objects.values_list("embedder", flat=True)) == {"dlib-resnet-mtcnn"}
+    check_corrections(corrected)
+
+
+def test_a_named_person_whose_appearances_are_gone_stays_named(corrected):
+    movie = corrected["movie"]
+    Movie.objects.filter(pk=movie.pk).delete()
+    miranda = Person.objects.get(pk=corrected["miranda"])
+    assert miranda.name == "Lin-Manuel Miranda" and not miranda.appearances.exists()
