@@ -14,6 +14,7 @@ named or corrected) is left without them.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -118,10 +119,21 @@ def successors(movie_id: int, keys: list[dict]) -> list[list[int]]:
     appearances = list(Appearance.objects.without_embeddings().filter(movie_id=movie_id))
     samples = _samples([a.pk for a in appearances])
     found: list[list[int]] = [[] for _ in keys]
+    # Only keys overlapping an appearance in time can score: keys by start, and a window as
+    # long as the longest key before the appearance's end.
+    order = sorted(range(len(keys)), key=lambda k: keys[k]["start_seconds"])
+    starts = [keys[k]["start_seconds"] for k in order]
+    longest = max((key["end_seconds"] - key["start_seconds"] for key in keys), default=0.0)
     for appearance in appearances:
-        scores = [_score(key, appearance, samples.get(appearance.pk, [])) for key in keys]
-        if scores and max(scores) > 0:
-            found[scores.index(max(scores))].append(appearance.pk)
+        low = bisect_left(starts, appearance.start_seconds - longest)
+        high = bisect_left(starts, appearance.end_seconds)
+        best, best_score = None, 0.0
+        for k in order[low:high]:
+            score = _score(keys[k], appearance, samples.get(appearance.pk, []))
+            if score > best_score or (score == best_score and best is not None and k < best):
+                best, best_score = k, score
+        if best is not None and best_score > 0:
+            found[best].append(appearance.pk)
     return found
 
 
