@@ -3,8 +3,11 @@ span and box overlap, whatever the new sampling, and never a face elsewhere in t
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+from django.core.management import call_command
 
 from faces.keys import keys_of, successors
 from faces.models import Appearance
@@ -85,3 +88,9 @@ def test_two_people_side_by_side_each_find_their_own(movie):
     new_left = Appearance.objects.get(movie=movie, first_face_index=1).pk
     new_right = Appearance.objects.get(movie=movie, first_face_index=0).pk
     assert successors(movie.pk, ordered) == [[new_left], [new_right]]
+
+
+def test_the_restore_benchmark_puts_every_appearance_back_with_its_own_person():
+    out = io.StringIO()
+    call_command("bench_people", "--restore", "40", stdout=out)
+    assert "(40 restored, 40 with their own person)" in out.getvalue()

@@ -1,7 +1,8 @@
 """``manage.py bench_people [--embedder dlib-resnet] [--hold 15] [--limit N] [--thresholds
 0.85,0.88] [--keep]``: BCubed precision, recall and F of people on lfw_dev made into a video.
 ``--scale 100000,1000000`` times clustering synthetic appearances (no database); ``--assign
-100000`` times assigning a new movie against a synthetic library (``faces.bench.assign``).
+100000`` times assigning a new movie against a synthetic library (``faces.bench.assign``);
+``--restore 10000`` times putting a rebuilt movie back with its people (``faces.bench.restore``).
 
 The video is ingested through ``movies.ingest.ingest_movie`` (appearances, then people by
 ``faces.people.assign_movie``) and then, for each of ``--thresholds``, re-clustered from
@@ -24,6 +25,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from faces import linking, people
 from faces.bench import assign as bench_assign
+from faces.bench import restore as bench_restore
 from faces.bench import shared_data
 from faces.bench.people import (
     bcubed,
@@ -69,6 +71,12 @@ class Command(BaseCommand):
             "appearances against a library in people (writes to the database: a scratch one)",
         )
         parser.add_argument(
+            "--restore",
+            default="",
+            help="comma-separated movie sizes (appearances): time putting a rebuilt movie's "
+            "appearances back with their people (writes to the database: a scratch one)",
+        )
+        parser.add_argument(
             "--scale",
             default="",
             help="comma-separated sizes: time clustering synthetic appearances (no database)",
@@ -79,6 +87,15 @@ class Command(BaseCommand):
         if options["assign"]:
             for size in [int(n) for n in options["assign"].split(",") if n]:
                 self.assign(size, embedder)
+            return
+        if options["restore"]:
+            for size in [int(n) for n in options["restore"].split(",") if n]:
+                result = bench_restore.run(size)
+                self.stdout.write(
+                    f"restore: {result.appearances} appearances remembered in "
+                    f"{result.remember_seconds:.2f} s, put back in {result.restore_seconds:.2f} s "
+                    f"({result.restored} restored, {result.right} with their own person)"
+                )
             return
         if options["scale"]:
             self.scale([int(n) for n in options["scale"].split(",") if n], embedder)
