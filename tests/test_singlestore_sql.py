@@ -744,3 +744,17 @@ def test_checksums_are_unique_in_a_table_sharded_by_the_checksum(ddl):
     added = [s for m, s in ddl if m == "movies.0007_run_identity" and "movies_movie`" in s]
     assert any("ADD COLUMN `run_token` varchar(32)" in s for s in added), added
     assert any("ADD COLUMN `heartbeat_at`" in s for s in added), added
+
+
+@pytest.mark.parametrize("table", ["faces_correction", "faces_rejection", "faces_pendingmember"])
+def test_correction_tables_are_sharded_by_id_with_plain_keys(ddl, table):
+    """History, rejections and pending members are looked up by person or movie through plain
+    keys: a unique one would need the shard key (id)."""
+    sql = create_table(ddl, table)
+    shard, uniques = shard_and_unique_keys(sql)
+    assert shard == ["id"] and uniques == [["id"]]
+    parse(sql)
+    added = [sql for migration, sql in ddl if migration == "faces.0008_corrections"]
+    assert all("UNIQUE" not in sql for sql in added)
+    if table != "faces_correction":
+        assert any(f"ON `{table}` (`movie_id`)" in sql for sql in added), added
