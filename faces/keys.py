@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import QuerySet
 
-from faces.models import Appearance, Face, PendingMember, Person, Rejection
+from faces.models import Appearance, Face, PendingMember, Person, PersonCentroid, Rejection
 from movies.models import Movie
 
 # A successor must share this much of the key's box (intersection over union) at the key's
@@ -174,12 +174,14 @@ def restore_movie(movie_id: int) -> RestoreReport:
     with transaction.atomic():
         for row, ids in zip(pending, members, strict=True):
             if ids:
-                person = resolve(row.person)
-                Appearance.objects.filter(pk__in=ids).update(person=person)
+                row.person = resolve(row.person)
+                Appearance.objects.filter(pk__in=ids).update(person=row.person)
                 report.restored += len(ids)
             else:
                 report.gone += 1
         PendingMember.objects.filter(pk__in=[row.pk for row in pending]).delete()
+        # Their sums were of the old rows' vectors (a count alone may not show it).
+        PersonCentroid.objects.filter(person_id__in={row.person_id for row in pending}).delete()
         for row, ids in zip(rejections, rejected, strict=True):
             if not ids:
                 continue

@@ -8,6 +8,7 @@ import pytest
 
 from faces import corrections
 from faces.corrections import CorrectionRefused
+from faces.locks import try_claim
 from faces.models import Appearance, Correction, Person, Rejection
 from faces.people import assign_movie
 from faces.recluster import recluster
@@ -149,3 +150,17 @@ def test_a_merged_person_cannot_be_corrected_any_more(film):
     corrections.merge(ann, bob)
     with pytest.raises(CorrectionRefused, match="was merged into"):
         corrections.rename(Person.objects.get(pk=bob.pk), "Bob")
+
+
+def test_a_correction_while_people_are_re_clustered_is_refused_and_changes_nothing(
+    film, monkeypatch
+):
+    monkeypatch.setattr(corrections, "LOCK_WAIT_SECONDS", 0.1)
+    claim = try_claim(EMBEDDER)
+    assert claim is not None
+    try:
+        with pytest.raises(CorrectionRefused, match="being re-clustered"):
+            corrections.reject(appearance(film, 2))
+    finally:
+        claim.release()
+    assert person_of(film, 2) == person_of(film, 0) and not Rejection.objects.exists()

@@ -115,3 +115,18 @@ def test_a_named_person_whose_appearances_are_gone_stays_named(corrected):
     Movie.objects.filter(pk=movie.pk).delete()
     miranda = Person.objects.get(pk=corrected["miranda"])
     assert miranda.name == "Lin-Manuel Miranda" and not miranda.appearances.exists()
+
+
+def test_a_merge_survives_a_rebuild_and_can_be_undone_after_it(corrected):
+    movie = corrected["movie"]
+    lacamoire = Person.objects.get(pk=corrected["lacamoire"])
+    wide = Person.objects.get(pk=corrected["wide"])
+    merge = corrections.merge(lacamoire, wide, name="Alex Lacamoire")
+    rebuild_appearances(movie.pk)
+    seen = who(movie)
+    assert seen[(LACAMOIRE, 0)] == seen[(LACAMOIRE, 1)] == lacamoire.pk
+    # The merge's appearances have new ids now; undo finds them by their keys.
+    corrections.undo(merge)
+    seen = who(movie)
+    assert (seen[(LACAMOIRE, 0)], seen[(LACAMOIRE, 1)]) == (lacamoire.pk, wide.pk)
+    assert Person.objects.get(pk=wide.pk).name == "Alex Lacamoire (wide)"
