@@ -11,6 +11,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMix
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
@@ -52,6 +53,12 @@ class CorrectionView(LoginRequiredMixin, PermissionRequiredMixin, View):
     raise_exception = True
     http_method_names = ["post"]
     done = "Done"
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        # Login first (to the login page), then the method (405 for a GET), then permission.
+        if request.user.is_authenticated and request.method.lower() not in self.http_method_names:
+            return self.http_method_not_allowed(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)
 
     def handle_no_permission(self) -> HttpResponse:
         """Someone logged out is sent to log in; a reader gets 403."""
@@ -102,9 +109,10 @@ def _person(pk: int | None, what: str = "person") -> Person:
 
 
 class PersonCorrectionView(CorrectionView):
-    def setup(self, request: HttpRequest, *args, **kwargs) -> None:
-        super().setup(request, *args, **kwargs)
-        self.person = get_object_or_404(Person, pk=kwargs["pk"])
+    # Looked up on POST, after the login and permission checks: no one learns which ids exist.
+    @cached_property
+    def person(self) -> Person:
+        return get_object_or_404(Person, pk=self.kwargs["pk"])
 
     def back(self) -> str:
         return resolve(Person.objects.get(pk=self.person.pk)).get_absolute_url()
@@ -157,12 +165,12 @@ class UndoView(PersonCorrectionView):
 
 
 class AppearanceCorrectionView(CorrectionView):
-    def setup(self, request: HttpRequest, *args, **kwargs) -> None:
-        super().setup(request, *args, **kwargs)
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         self.appearance = get_object_or_404(
             Appearance.objects.without_embeddings(), pk=kwargs["pk"]
         )
-        self.person_id = self.appearance.person_id
+        self.person_id = self.appearance.person_id  # whose page to go back to
+        return super().post(request, *args, **kwargs)
 
     def back(self) -> str:
         if self.person_id is not None:

@@ -216,9 +216,10 @@ def test_a_reader_gets_403_and_nothing_changes(user_client, client, cast, name, 
     url = reverse(f"faces:{name}", args=[values[args]])
     before = Correction.objects.count()
     assert user_client.post(url, data).status_code == 403
-    assert user_client.get(url).status_code in (403, 405)
+    assert user_client.get(url).status_code == 405
     client.logout()
-    assert client.post(url, data).status_code == 302  # to the login page
+    for answer in (client.post(url, data), client.get(url)):
+        assert answer.status_code == 302 and answer["Location"].startswith("/accounts/login/")
     assert Correction.objects.count() == before
     assert Appearance.objects.get(pk=appearance.pk).person_id == cast["lead"].pk
     lead = Person.objects.get(pk=cast["lead"].pk)
@@ -270,3 +271,13 @@ def test_a_corrected_person_without_appearances_says_so(editor_client, cast):
     editor_client.post(reverse("faces:not_this_person", args=[only.pk]))
     shown = page(editor_client, extra)
     assert "has no appearances left" in shown and f"Appearance {only.pk} is not" in shown
+
+
+def test_ids_are_looked_up_only_for_those_who_may_correct(editor_client, user_client, client):
+    for url in (
+        reverse("faces:rename", args=[9999]),
+        reverse("faces:not_this_person", args=[9999]),
+    ):
+        assert user_client.post(url, {"name": "x"}).status_code == 403
+        assert editor_client.post(url, {"name": "x"}).status_code == 404
+        assert editor_client.get(url).status_code == 405
