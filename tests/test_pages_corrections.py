@@ -281,3 +281,12 @@ def test_ids_are_looked_up_only_for_those_who_may_correct(editor_client, user_cl
         assert user_client.post(url, {"name": "x"}).status_code == 403
         assert editor_client.post(url, {"name": "x"}).status_code == 404
         assert editor_client.get(url).status_code == 405
+
+
+def test_a_merged_person_leaves_the_grid(editor_client, cast):
+    mia, lead = cast["mia"], cast["lead"]
+    corrections.rename(lead, "Vincent")
+    corrections.merge(mia, lead, name="Mia")
+    grid = editor_client.get(reverse("faces:people")).content.decode()
+    assert f'data-person-id="{mia.pk}"' in grid
+    assert f'data-person-id="{lead.pk}"' not in grid
