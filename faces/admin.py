@@ -7,10 +7,13 @@ from django.contrib import admin, messages
 from django.core.files.storage import default_storage
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
+from faces import corrections
+from faces.corrections import CorrectionRefused
 from faces.jobs import enqueue_cluster
-from faces.models import Appearance, Face, Person
+from faces.models import Appearance, Correction, Face, Person
 from faces.people_listing import people
 from faces.timeline import span_label
 from movies.display import hms
@@ -105,9 +108,39 @@ class PersonAdmin(admin.ModelAdmin):
     list_filter = ("hidden",)
     search_fields = ("name", "note")
     list_per_page = 50
-    fields = ("name", "note", "hidden", "appearance_count", "movie_count", "screen_time")
-    readonly_fields = ("appearance_count", "movie_count", "screen_time")
+    fields = (
+        "name",
+        "note",
+        "hidden",
+        "appearance_count",
+        "movie_count",
+        "screen_time",
+        "merged_into",
+        "correction_history",
+    )
+    readonly_fields = (
+        "appearance_count",
+        "movie_count",
+        "screen_time",
+        "merged_into",
+        "correction_history",
+    )
     actions = ("recluster_people",)
+
+    def save_model(self, request: HttpRequest, obj: Person, form, change: bool) -> None:
+        """A name or hidden changed here is a correction like any other (recorded, undoable,
+        kept by re-clustering); the note is saved as it is."""
+        if not change:
+            return super().save_model(request, obj, form, change)
+        Person.objects.filter(pk=obj.pk).update(note=obj.note)
+        person = Person.objects.get(pk=obj.pk)
+        try:
+            if "name" in form.changed_data:
+                corrections.rename(person, obj.name, by=request.user, via="admin")
+            if "hidden" in form.changed_data:
+                corrections.set_hidden(person, obj.hidden, by=request.user, via="admin")
+        except CorrectionRefused as refused:
+            self.message_user(request, str(refused), messages.ERROR)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Person]:
         # The crop of the face of the person's appearance with most faces, in the same query.
@@ -144,6 +177,30 @@ class PersonAdmin(admin.ModelAdmin):
     @admin.display(description="Screen time", ordering="screen_seconds")
     def screen_time(self, person: Person) -> str:
         return hms(person.screen_seconds or 0.0)
+
+    @admin.display(description="Corrections")
+    def correction_history(self, person: Person) -> str:
+        rows = corrections.history(person)[:50]
+        if not rows:
+            return "(none)"
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                '<li><a href="{}">{}</a> — {} ({}), {}{}</li>',
+                (
+                    (
+                        reverse("admin:faces_correction_change", args=[row.pk]),
+                        row.summary,
+                        row.user or "someone",
+                        row.via,
+                        row.created_at.strftime("%Y-%m-%d %H:%M"),
+                        " — undone" if row.undone else "",
+                    )
+                    for row in rows
+                ),
+            ),
+        )
 
     @admin.action(
         permissions=["change"],
@@ -200,3 +257,62 @@ class AppearanceAdmin(admin.ModelAdmin):
     @admin.display(description="On screen")
     def span(self, appearance: Appearance) -> str:
         return span_label(appearance.start_seconds, appearance.end_seconds)
+
+
+@admin.register(Correction)
+class CorrectionAdmin(admin.ModelAdmin):
+    """The history of corrections (``faces.corrections``), read-only; the action undoes the
+    selected ones, each while it is still the latest of the people it touched."""
+
+    list_display = ("created_at", "user", "via", "action", "summary", "undone")
+    list_filter = ("action", "via")
+    list_select_related = ("user", "person", "other_person", "undone_by")
+    search_fields = ("summary",)
+    list_per_page = 50
+    fields = (
+        "created_at",
+        "user",
+        "via",
+        "action",
+        "summary",
+        "person",
+        "other_person",
+        "before",
+        "after",
+        "undone_at",
+        "undone_by",
+    )
+    readonly_fields = fields
+    actions = ("undo_corrections",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Correction | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Correction | None = None) -> bool:
+        return False  # the history is what undo reads; it is never edited
+
+    def has_undo_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("faces.change_person")
+
+    @admin.display(boolean=True, description="Undone")
+    def undone(self, correction: Correction) -> bool:
+        return correction.undone
+
+    @admin.action(permissions=["undo"], description="Undo the selected corrections")
+    def undo_corrections(self, request: HttpRequest, queryset: QuerySet[Correction]) -> None:
+        # Newest first: undoing the latest lets an earlier one of the same people follow.
+        done = 0
+        for correction in queryset.order_by("-pk"):
+            try:
+                corrections.undo(correction, by=request.user)
+            except CorrectionRefused as refused:
+                self.message_user(
+                    request, f"Not undone: {correction.summary}: {refused}", messages.ERROR
+                )
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"Undid {done} correction(s).", messages.SUCCESS)

@@ -67,6 +67,8 @@ def people(q: str = "", named: bool | None = None, hidden: bool | None = False) 
         movie_count=Count("appearances__movie", distinct=True),
         screen_seconds=Sum(F("appearances__end_seconds") - F("appearances__start_seconds")),
     ).exclude(name="", appearance_count=0)
+    # Someone merged into another person is that person now (their page redirects there).
+    rows = rows.filter(merged_into=None)
     if q:
         rows = rows.filter(name__icontains=q)
     if named is True:

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db.models import QuerySet
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.generic import ListView, TemplateView
 
+from faces.correction_views import PERMISSION, history_rows
+from faces.keys import resolve
 from faces.models import Person
 from faces.people_listing import (
     PeopleFilters,
@@ -57,11 +60,19 @@ class PersonDetailView(LoginRequiredMixin, TemplateView):
 
     template_name = "faces/person_detail.html"
 
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        row = Person.objects.filter(pk=kwargs["pk"]).first()
+        if row is not None and row.merged_into_id is not None:
+            survivor = resolve(row)
+            messages.info(request, f"{row} was merged into {survivor}: this is their page now.")
+            return HttpResponseRedirect(survivor.get_absolute_url())
+        return super().get(request, *args, **kwargs)
+
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         person = with_counts(self.kwargs["pk"])
         if person is None:
-            raise Http404(f"There is no person {self.kwargs['pk']}.")
+            person = _corrected_without_appearances(self.kwargs["pk"])
         movies = appearances_by_movie(person)
         face_ids = [a.representative_face_id for _m, _t, rows in movies for a in rows]
         faces = faces_with_frames(face_ids)
@@ -87,8 +98,25 @@ class PersonDetailView(LoginRequiredMixin, TemplateView):
             movies=shown,
             face=faces.get(more.representative[person.pk]),
             embedders=more.embedders[person.pk],
+            can_correct=self.request.user.has_perm(PERMISSION),
+            history=history_rows(person, self.request.user.has_perm(PERMISSION)),
         )
+        if context["can_correct"]:
+            context["others"] = (
+                Person.objects.current().exclude(pk=person.pk).exclude(name="").order_by("name")
+            )[:500]
         return context
+
+
+def _corrected_without_appearances(pk: int) -> Person:
+    """An unnamed person left with no appearance is no one (404), unless someone corrected
+    them: then their page stays, to show their history and undo it."""
+    person = Person.objects.filter(pk=pk, corrected=True).first()
+    if person is None:
+        raise Http404(f"There is no person {pk}.")
+    person.appearance_count = person.movie_count = 0
+    person.screen_seconds = 0.0
+    return person
 
 
 def person_timeline(movie: Movie, appearances: list) -> Timeline | None:

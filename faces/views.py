@@ -30,7 +30,7 @@ class AppearanceDetailView(LoginRequiredMixin, ForgivingPaginationMixin, ListVie
 
     def get_queryset(self) -> QuerySet[Face]:
         self.appearance = get_object_or_404(
-            Appearance.objects.without_embeddings().select_related("movie", "shot"),
+            Appearance.objects.without_embeddings().select_related("movie", "shot", "person"),
             pk=self.kwargs["pk"],
         )
         return (
@@ -59,6 +59,7 @@ class AppearanceDetailView(LoginRequiredMixin, ForgivingPaginationMixin, ListVie
             playback=playback,
             player_start=playback.player_time(appearance.start_seconds),
             timeline=movie_timeline(movie, marked=appearance.pk),
+            can_correct=self.request.user.has_perm("faces.change_person"),
             **_neighbours(appearance),
         )
         return context
