@@ -20,9 +20,10 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import View
 
-# The statuses an API error may have: bad parameters, not logged in, no such thing, wrong
-# method, too many requests.
-ERROR_STATUSES = frozenset({400, 401, 404, 405, 429})
+# The statuses an API error may have: bad parameters, not logged in, not permitted, no such
+# thing, wrong method, refused as things stand (a correction ``faces.corrections`` refuses),
+# too many requests.
+ERROR_STATUSES = frozenset({400, 401, 403, 404, 405, 409, 429})
 
 
 def error(
