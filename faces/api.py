@@ -13,8 +13,8 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, JsonResponse
 
 from config import api
-from faces.listing import appearance_detail, appearance_item, appearances_of
 from faces.keys import resolve
+from faces.listing import appearance_detail, appearance_item, appearances_of
 from faces.models import Appearance, Person
 from faces.people_listing import PeopleFilters, people, person_detail, person_items, with_counts
 from movies.models import Movie

@@ -15,9 +15,7 @@ urlpatterns = [
     path("people/", api.PeopleApiView.as_view(), name="people"),
     path("people/<int:person_id>/", api.PersonApiView.as_view(), name="person"),
     # Corrections (faces.corrections_api): POSTs needing faces.change_person, and the history.
-    path(
-        "people/<int:person_id>/name/", corrections_api.NameApiView.as_view(), name="person-name"
-    ),
+    path("people/<int:person_id>/name/", corrections_api.NameApiView.as_view(), name="person-name"),
     path(
         "people/<int:person_id>/hidden/",
         corrections_api.HiddenApiView.as_view(),

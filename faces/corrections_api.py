@@ -142,7 +142,8 @@ class SplitApiView(CorrectionApiView):
         try:
             appearance_ids = [_whole(pk, "appearances") for pk in ids]
         except BadInput:
-            raise BadInput({"appearances": ["Each appearance is an id (a whole number)."]})
+            message = "Each appearance is an id (a whole number)."
+            raise BadInput({"appearances": [message]}) from None
         to_id = _whole(data.get("to"), "to", required=False)
         person = _person(person_id)
         to = _person(to_id) if to_id is not None else None
