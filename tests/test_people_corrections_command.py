@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from faces import corrections
 from faces.models import Appearance, Correction, Person
 from tests.correction_helpers import Two, two_people
 
@@ -73,3 +74,11 @@ def test_refusals_and_unknown_ids_are_command_errors(two):
         people("hidden", str(two.anna.pk), "false")
     assert people("history", str(two.ben.pk)) == "no corrections\n"
     assert not Correction.objects.exists()
+
+
+def test_show_of_a_merged_person_shows_the_survivor(two):
+    corrections.merge(two.anna, two.ben)
+    shown = json.loads(people("show", str(two.ben.pk), "--json"))
+    assert shown["id"] == two.anna.pk and shown["appearance_count"] == 3
+    listed = [item["id"] for item in json.loads(people("list", "--json", "--hidden", "any"))]
+    assert listed == [two.anna.pk]

@@ -114,7 +114,8 @@ class Command(BaseCommand):
             )
 
     def show(self, options: dict) -> None:
-        person = with_counts(options["id"])
+        asked = Person.objects.filter(pk=options["id"]).first()
+        person = with_counts(resolve(asked).pk) if asked else None  # a merged person: survivor
         if person is None:
             raise CommandError(f"There is no person {options['id']}.")
         detail = person_detail(person)
