@@ -745,7 +745,7 @@ def test_a_correction_without_the_csrf_token_is_refused(django_user_model, world
         client.post(url, json.dumps(body), content_type="application/json"),
     ):
         assert response.status_code == 403, url
-        assert b"CSRF" in response.content
+        assert "CSRF check failed" in response.json()["error"]
     assert people_state() == before
 
 
@@ -812,3 +812,12 @@ def test_an_ordinary_user_never_reaches_the_admin_even_by_posting(client, user, 
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
     assert world.movie.frames.exists()
+
+
+def test_a_site_form_without_the_csrf_token_still_gets_djangos_page(django_user_model, world):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(_corrector(django_user_model))
+    response = client.post(reverse("search:saved-create"), {"name": "x", "face": world.face_id})
+    assert response.status_code == 403
+    assert response["Content-Type"].startswith("text/html") and b"CSRF" in response.content
+    assert not SavedSearch.objects.filter(name="x").exists()
