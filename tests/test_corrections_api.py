@@ -194,3 +194,22 @@ def test_correcting_a_merged_person_is_refused_with_where_they_went(api, two):
 def test_a_get_on_a_correction_endpoint_is_a_405(api, two):
     answer = api.get(url("person-name", two.anna.pk))
     assert answer.status_code == 405 and answer["Allow"] == "POST, OPTIONS"
+
+
+def test_a_page_of_history_asks_can_undo_in_one_query(api, two, django_assert_max_num_queries):
+    """can_undo of a page agrees with undo_refusal, asked for each, without a query each: the
+    undone split cannot be undone again, the merge before it can, the renames before cannot."""
+    from faces import corrections
+    from faces.correction_listing import correction_item
+
+    for number in range(20):
+        corrections.rename(two.anna, f"Anna {number}")
+    corrections.merge(two.anna, two.ben)
+    split = corrections.split(two.anna, two.ben_appearances)
+    corrections.undo(split)
+    with django_assert_max_num_queries(10):
+        body = api.get(url("person-corrections", two.anna.pk)).json()
+    assert body["count"] == 22
+    one_by_one = [correction_item(c) for c in corrections.history(two.anna)]
+    assert body["results"] == one_by_one
+    assert [item["can_undo"] for item in body["results"]][:3] == [False, True, False]
