@@ -4,6 +4,8 @@
   redirect to the login page (``ApiView``).
 - An error is ``{"error": "<one line for a person>"}`` (``error``); a 400 caused by parameters
   adds ``"fields"``: parameter name → its messages.
+- A POST needs the site's CSRF token; without it the answer is a 403 JSON error
+  (``csrf_failure``).
 - Every list comes in one envelope (``paginated``): ``count``, ``page``, ``num_pages``,
   ``next``, ``previous`` (absolute URLs or null) and ``results``; ``?page=`` picks the page.
 
@@ -19,10 +21,12 @@ from typing import Any
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import View
+from django.views.csrf import csrf_failure as django_csrf_failure
 
-# The statuses an API error may have: bad parameters, not logged in, no such thing, wrong
-# method, too many requests.
-ERROR_STATUSES = frozenset({400, 401, 404, 405, 429})
+# The statuses an API error may have: bad parameters, not logged in, not permitted, no such
+# thing, wrong method, refused as things stand (a correction ``faces.corrections`` refuses),
+# too many requests.
+ERROR_STATUSES = frozenset({400, 401, 403, 404, 405, 409, 429})
 
 
 def error(
@@ -59,6 +63,18 @@ class ApiView(View):
         response = error(405, f"{request.method} is not allowed here.")
         response["Allow"] = ", ".join(self._allowed_methods())
         return response
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """``CSRF_FAILURE_VIEW``: a 403 JSON error for a POST under ``/api/`` without the CSRF token
+    (the session's POSTs need it there too), Django's own page anywhere else."""
+    if request.path.startswith("/api/"):
+        return error(
+            403,
+            f"CSRF check failed ({reason}): send the csrftoken cookie's value as the "
+            "X-CSRFToken header.",
+        )
+    return django_csrf_failure(request, reason=reason)
 
 
 class NoSuchEndpoint(ApiView):

@@ -13,7 +13,7 @@ from config.api import NoSuchEndpoint
 app_name = "api"
 urlpatterns = [
     path("search/", include("search.api_urls")),
-    # movies/<id>/appearances/, appearances/<id>/, people/ and people/<id>/
+    # movies/<id>/appearances/, appearances/<id>/, people/, people/<id>/ and corrections
     path("", include("faces.api_urls")),
     # Last: any other path answers in the API's shape, not with the site's HTML 404 page.
     re_path(r"", NoSuchEndpoint.as_view(), name="not-found"),

@@ -23,6 +23,8 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# A refused CSRF check under /api/ answers in the API's JSON shape; elsewhere Django's page.
+CSRF_FAILURE_VIEW = "config.api.csrf_failure"
 
 # HTTPS only, the production default (DEBUG off): behind a proxy that terminates TLS and sets
 # X-Forwarded-Proto (README: "Production"). DJANGO_HTTPS=false turns these off for a test host

@@ -3,7 +3,8 @@
 ``GET /api/movies/<id>/appearances/`` lists a movie's appearances in time order, paged in the
 API's envelope; ``GET /api/appearances/<id>/`` is one appearance with its faces' ids.
 ``GET /api/people/?q=&named=&hidden=`` lists people, ``GET /api/people/<id>/`` is one person
-with their appearances by movie. Routes: ``faces/api_urls.py``; the item shapes:
+with their appearances by movie (a merged person's survivor). Corrections:
+``faces.corrections_api``. Routes: ``faces/api_urls.py``; the item shapes:
 ``faces.listing`` and ``faces.people_listing``.
 """
 
@@ -12,8 +13,9 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, JsonResponse
 
 from config import api
+from faces.keys import resolve
 from faces.listing import appearance_detail, appearance_item, appearances_of
-from faces.models import Appearance
+from faces.models import Appearance, Person
 from faces.people_listing import PeopleFilters, people, person_detail, person_items, with_counts
 from movies.models import Movie
 
@@ -58,8 +60,12 @@ class PeopleApiView(api.ApiView):
 
 
 class PersonApiView(api.ApiView):
+    """One person; a person merged into someone answers with that survivor (their ``id`` is
+    the survivor's), not with a 301: a merge can be undone, so the move is not permanent."""
+
     def get(self, request: HttpRequest, person_id: int) -> JsonResponse:
-        person = with_counts(person_id)
+        asked = Person.objects.filter(pk=person_id).first()
+        person = with_counts(resolve(asked).pk) if asked else None
         if person is None:
             raise Http404(f"There is no person {person_id}.")
         return JsonResponse(person_detail(person))

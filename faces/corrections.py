@@ -21,7 +21,14 @@ from django.utils import timezone
 
 from faces.keys import keys_of, resolve, successors
 from faces.locks import PeopleBusy, people_lock
-from faces.models import Appearance, Correction, Person, PersonCentroid, Rejection
+from faces.models import (
+    Appearance,
+    Correction,
+    PendingMember,
+    Person,
+    PersonCentroid,
+    Rejection,
+)
 
 # Waiting this long for a re-cluster to finish is better than refusing at once.
 LOCK_WAIT_SECONDS = 5.0
@@ -335,6 +342,7 @@ def _undo_merge(correction: Correction) -> None:
     with _people_locked(back):
         Appearance.objects.filter(pk__in=back, person_id=correction.person_id).update(person=other)
         Rejection.objects.filter(pk__in=before["rejections"]).update(person=other)
+        PendingMember.objects.filter(pk__in=before.get("pending", [])).update(person=other)
         Person.objects.filter(pk=other.pk).update(
             merged_into=None, name=before["other_name"], hidden=before["other_hidden"]
         )

@@ -59,16 +59,20 @@ class PeopleFilters(forms.Form):
         }
 
 
-def people(q: str = "", named: bool | None = None, hidden: bool | None = False) -> QuerySet:
-    """People with their counts, most screen time first. An unnamed person left without
-    appearances (its movie deleted since the last clustering, which prunes them) is no one."""
-    rows = Person.objects.annotate(
+def counted(rows: QuerySet) -> QuerySet:
+    """``rows`` of people with appearance_count, movie_count and screen_seconds."""
+    return rows.annotate(
         appearance_count=Count("appearances", distinct=True),
         movie_count=Count("appearances__movie", distinct=True),
         screen_seconds=Sum(F("appearances__end_seconds") - F("appearances__start_seconds")),
-    ).exclude(name="", appearance_count=0)
-    # Someone merged into another person is that person now (their page redirects there).
-    rows = rows.filter(merged_into=None)
+    )
+
+
+def people(q: str = "", named: bool | None = None, hidden: bool | None = False) -> QuerySet:
+    """People with their counts, most screen time first. An unnamed person left without
+    appearances (its movie deleted since the last clustering, which prunes them) is no one,
+    and a person merged into someone else is that someone (``Person.merged_into``)."""
+    rows = counted(Person.objects.current()).exclude(name="", appearance_count=0)
     if q:
         rows = rows.filter(name__icontains=q)
     if named is True:

@@ -8,13 +8,13 @@ from search.models import QueryPhoto, SavedSearch
 @admin.register(SavedSearch)
 class SavedSearchAdmin(admin.ModelAdmin):
     list_display = [
-        "name", "owner", "kind", "face", "photo", "appearance", "k", "movie", "min_score",
-        "updated_at",
+        "name", "owner", "kind", "face", "photo", "appearance", "person", "k", "movie",
+        "min_score", "updated_at",
     ]  # fmt: skip
     list_filter = ["kind", "updated_at"]
     search_fields = ["name", "owner__username"]
     list_select_related = ["owner", "movie"]
-    raw_id_fields = ["owner", "face", "photo", "appearance", "movie"]
+    raw_id_fields = ["owner", "face", "photo", "appearance", "person", "movie"]
     readonly_fields = ["kind", "created_at", "updated_at"]
 
 

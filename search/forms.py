@@ -6,7 +6,8 @@ from django import forms
 from django.conf import settings
 from django.core.validators import MaxValueValidator
 
-from faces.models import Appearance, Face
+from faces.keys import resolve
+from faces.models import Appearance, Face, Person
 from movies.models import Movie
 from search import services
 from search.models import QueryPhoto, SavedSearch
@@ -102,14 +103,15 @@ class _UniqueNameMixin:
 
 
 class SaveSearchForm(_UniqueNameMixin, forms.Form):
-    """Save what the results page shows: a stored face, one face of the user's photo, or an
-    appearance."""
+    """Save what the results page shows: a stored face, one face of the user's photo, an
+    appearance or a person."""
 
     name = forms.CharField(max_length=120)
     face = forms.IntegerField(required=False, widget=forms.HiddenInput)
     photo = forms.IntegerField(required=False, widget=forms.HiddenInput)
     photo_face_index = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
     appearance = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    person = forms.IntegerField(required=False, widget=forms.HiddenInput)
     k = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
     movie = forms.ModelChoiceField(
         queryset=Movie.objects.only("id"), required=False, widget=forms.HiddenInput
@@ -132,10 +134,11 @@ class SaveSearchForm(_UniqueNameMixin, forms.Form):
                 "account may keep; delete some you no longer need first."
             )
         face_id, photo_id = data.get("face"), data.get("photo")
-        appearance_id = data.get("appearance")
-        if sum(value is not None for value in (face_id, photo_id, appearance_id)) != 1:
+        appearance_id, person_id = data.get("appearance"), data.get("person")
+        if sum(value is not None for value in (face_id, photo_id, appearance_id, person_id)) != 1:
             raise forms.ValidationError(
-                "A saved search needs one face, one photo or one appearance to search with."
+                "A saved search needs one face, one photo, one appearance or one person to "
+                "search with."
             )
         if face_id is not None:
             face = Face.objects.without_embeddings().filter(pk=face_id).first()
@@ -150,6 +153,14 @@ class SaveSearchForm(_UniqueNameMixin, forms.Form):
                     "rebuilt); open the movie and search with one of its appearances again."
                 )
             data["appearance_obj"] = appearance
+        elif person_id is not None:
+            person = Person.objects.filter(pk=person_id).first()
+            if person is None:
+                raise forms.ValidationError(
+                    "That person no longer exists; open the people page and search with "
+                    "someone again."
+                )
+            data["person_obj"] = resolve(person)
         else:
             photo = QueryPhoto.objects.filter(pk=photo_id, owner=self.owner).first()
             index = data.get("photo_face_index")
@@ -169,6 +180,7 @@ class SaveSearchForm(_UniqueNameMixin, forms.Form):
             photo=data.get("photo_obj"),
             photo_face_index=data.get("photo_face_index") if data.get("photo_obj") else None,
             appearance=data.get("appearance_obj"),
+            person=data.get("person_obj"),
             k=data.get("k") or DEFAULT_K,
             movie=data.get("movie"),
             min_score=data.get("min_score"),

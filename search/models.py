@@ -15,7 +15,8 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from faces.models import Appearance, Face, unpack_vector
+from faces.keys import resolve
+from faces.models import Appearance, Face, Person, unpack_vector
 from movies.models import Movie
 
 
@@ -72,21 +73,25 @@ class QueryPhoto(models.Model):
 
 
 class SavedSearch(models.Model):
-    """A search kept under a name: a stored face, one face of an uploaded photo, or an
-    appearance, plus filters.
+    """A search kept under a name: a stored face, one face of an uploaded photo, an
+    appearance or a person, plus filters.
 
-    Exactly one of ``face``, ``photo`` and ``appearance`` is set when it is saved, and ``kind``
-    records which (set by ``save``). Deleting a movie deletes its faces and with them the saved
-    searches that asked about them (there is nothing left to re-run). An appearance is another
-    matter: rebuilding a movie's appearances replaces them all, so a search saved with one
-    keeps its name and filters with ``appearance`` emptied, and says that its appearance is
-    gone (``query_gone``) instead of vanishing from its owner's list.
+    Exactly one of ``face``, ``photo``, ``appearance`` and ``person`` is set when it is saved,
+    and ``kind`` records which (set by ``save``). Deleting a movie deletes its faces and with
+    them the saved searches that asked about them (there is nothing left to re-run). An
+    appearance is another matter: rebuilding a movie's appearances replaces them all, so a
+    search saved with one keeps its name and filters with ``appearance`` emptied, and says that
+    its appearance is gone (``query_gone``) instead of vanishing from its owner's list. So does
+    a person search when its person is deleted; one whose person was renamed runs as before,
+    and one whose person was merged into another runs on the survivor (``faces.keys.resolve``
+    at run time, so that undoing the merge brings the search back to its person).
     """
 
     class Kind(models.TextChoices):
         FACE = "face", "face"
         PHOTO = "photo", "photo"
         APPEARANCE = "appearance", "appearance"
+        PERSON = "person", "person"
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_searches"
@@ -106,6 +111,9 @@ class SavedSearch(models.Model):
         on_delete=models.SET_NULL,
         related_name="saved_searches",
     )
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="saved_searches"
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.FACE)
     k = models.PositiveIntegerField(default=20)
     movie = models.ForeignKey(
@@ -123,8 +131,11 @@ class SavedSearch(models.Model):
         return self.name
 
     def save(self, *args, **kwargs) -> None:
-        # The kind follows the query it was saved with, and stays when an appearance goes.
-        if self.appearance_id is not None:
+        # The kind follows the query it was saved with, and stays when its appearance or
+        # person goes.
+        if self.person_id is not None:
+            self.kind = self.Kind.PERSON
+        elif self.appearance_id is not None:
             self.kind = self.Kind.APPEARANCE
         elif self.photo_id is not None:
             self.kind = self.Kind.PHOTO
@@ -144,9 +155,20 @@ class SavedSearch(models.Model):
         return self.kind == self.Kind.APPEARANCE
 
     @property
+    def is_person_search(self) -> bool:
+        return self.kind == self.Kind.PERSON
+
+    @property
     def query_gone(self) -> bool:
-        """Its appearance no longer exists (the movie's appearances were rebuilt or removed)."""
+        """Its appearance no longer exists (the movie's appearances were rebuilt or removed),
+        or its person was deleted."""
+        if self.is_person_search:
+            return self.person_id is None
         return self.is_appearance_search and self.appearance_id is None
+
+    def current_person(self) -> Person | None:
+        """The person a person search runs on: its own, or whom they were merged into."""
+        return resolve(self.person) if self.person_id is not None else None
 
     def filter_params(self) -> dict[str, str]:
         params = {"k": str(self.k)}
@@ -161,7 +183,9 @@ class SavedSearch(models.Model):
         gone (``query_gone``)."""
         if self.query_gone:
             return None
-        if self.is_appearance_search:
+        if self.is_person_search:
+            base = reverse("search:person", args=[self.current_person().pk])
+        elif self.is_appearance_search:
             base = reverse("search:appearance", args=[self.appearance_id])
         elif self.is_photo_search:
             base = reverse("search:photo-results", args=[self.photo_id, self.photo_face_index])

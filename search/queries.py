@@ -30,6 +30,7 @@ import numpy as np
 from django.http import Http404, QueryDict
 
 from faces.calibration import same_person_threshold
+from faces.keys import resolve
 from faces.listing import appearance_item
 from faces.models import Appearance, Face, Person, unpack_vector
 from faces.timeline import span_label
@@ -182,6 +183,12 @@ class PersonQuery:
     def known_faces(self) -> dict[int, Face]:
         return {}
 
+    def save_initial(self) -> dict:
+        return {"person": self.person.pk}
+
+    def default_name(self) -> str:
+        return str(self.person)
+
     def as_json(self, absolute: Absolute = None) -> dict:
         return {
             "type": "person",
@@ -193,9 +200,11 @@ class PersonQuery:
 
 
 def person_query(person_id: int) -> PersonQuery:
+    """Person ``person_id``'s query; a person merged into someone is that survivor."""
     person = Person.objects.filter(pk=person_id).first()
     if person is None:
         raise QueryNotFound(f"There is no person {person_id}.")
+    person = resolve(person)
     rows = list(
         Appearance.objects.filter(person=person)
         .order_by("-face_count", "pk")

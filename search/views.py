@@ -26,6 +26,7 @@ from django.views import View
 from django.views.generic import DeleteView, FormView, ListView, TemplateView, UpdateView
 
 from config.throttle import PHOTO_SEARCHES, check_limits
+from faces.keys import resolve
 from faces.models import Person
 from movies.display import box_style
 from movies.media import send_media_file
@@ -176,7 +177,17 @@ class AppearanceResultsView(LoginRequiredMixin, ResultsPageMixin, View):
 
 
 class PersonResultsView(LoginRequiredMixin, ResultsPageMixin, View):
-    """``/search/person/<id>/``: faces like any of a person's appearances, by appearance."""
+    """``/search/person/<id>/``: faces like any of a person's appearances, by appearance. A
+    person merged into someone is sent (302, the query string kept: a merge can be undone) to
+    the survivor's page."""
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        person = Person.objects.filter(pk=self.kwargs["person_id"]).first()
+        if person is not None and person.merged_into_id is not None:
+            url = reverse("search:person", args=[resolve(person).pk])
+            query = request.GET.urlencode()
+            return HttpResponseRedirect(f"{url}?{query}" if query else url)
+        return super().get(request, *args, **kwargs)
 
     def get_query(self) -> PersonQuery:
         return queries.person_query(self.kwargs["person_id"])
@@ -292,7 +303,7 @@ class SavedSearchListView(OwnSavedSearchMixin, ListView):
         return (
             super()
             .get_queryset()
-            .select_related("face__frame__movie", "photo", "appearance__movie", "movie")
+            .select_related("face__frame__movie", "photo", "appearance__movie", "person", "movie")
             .defer("face__embedding", "photo__embeddings", "appearance__embedding")
         )
 
@@ -334,7 +345,13 @@ class SavedSearchRunView(OwnSavedSearchMixin, View):
 
 
 def gone_message(saved: SavedSearch) -> str:
-    """Why a saved search cannot run: the appearance it was saved with is gone."""
+    """Why a saved search cannot run: the appearance or person it was saved with is gone."""
+    if saved.is_person_search:
+        return (
+            f"“{saved.name}” cannot run: the person it searched with no longer exists (deleted, "
+            "or an unnamed person that re-clustering replaced). Open the people page, search "
+            "with someone and save that search; then delete this one."
+        )
     return (
         f"“{saved.name}” cannot run: the appearance it searched with no longer exists (its "
         "movie's appearances were rebuilt, or the movie was removed). Open the movie, search "

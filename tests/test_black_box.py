@@ -21,6 +21,7 @@ actions. None of them may get a 500.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from faces.models import Appearance, Face, Person
+from faces.models import Appearance, Correction, Face, Person
 from movies.models import Frame, Movie
 from search.models import QueryPhoto, SavedSearch
 from tests.factories import (
@@ -156,6 +157,18 @@ ROUTES: dict[str, Route] = {
     "appearances/<int:pk>/": Route(LOGIN, PAGE, lambda w: {"pk": w.appearance_id}),
     "people/": Route(LOGIN, PAGE),
     "people/<int:pk>/": Route(LOGIN, PAGE, _person),
+    # Corrections (faces.change_person; a reader gets 403 after logging in).
+    "people/<int:pk>/rename/": Route(LOGIN, POST_ONLY, _person),
+    "people/<int:pk>/hide/": Route(LOGIN, POST_ONLY, _person),
+    "people/<int:pk>/merge/": Route(LOGIN, POST_ONLY, _person),
+    "people/<int:pk>/split/": Route(LOGIN, POST_ONLY, _person),
+    "people/<int:pk>/corrections/<int:correction>/undo/": Route(
+        LOGIN, POST_ONLY, lambda w: {"pk": w.person_id, "correction": 1}
+    ),
+    "appearances/<int:pk>/not-this-person/": Route(
+        LOGIN, POST_ONLY, lambda w: {"pk": w.appearance_id}
+    ),
+    "appearances/<int:pk>/move/": Route(LOGIN, POST_ONLY, lambda w: {"pk": w.appearance_id}),
     "frames/<int:pk>/": Route(LOGIN, PAGE, _frame),
     # Search pages.
     "search/face/<int:face_id>/": Route(LOGIN, PAGE, _face),
@@ -181,6 +194,16 @@ ROUTES: dict[str, Route] = {
     "api/search/person/<int:person_id>/": Route(API_401, API, _person_id),
     "api/people/": Route(API_401, API),
     "api/people/<int:person_id>/": Route(API_401, API, _person_id),
+    "api/people/<int:person_id>/corrections/": Route(API_401, API, _person_id),
+    # Corrections take POST only (see "Corrections" below for the POSTs).
+    "api/people/<int:person_id>/name/": Route(API_401, POST_ONLY, _person_id),
+    "api/people/<int:person_id>/hidden/": Route(API_401, POST_ONLY, _person_id),
+    "api/people/<int:person_id>/merge/": Route(API_401, POST_ONLY, _person_id),
+    "api/people/<int:person_id>/split/": Route(API_401, POST_ONLY, _person_id),
+    "api/appearances/<int:appearance_id>/not-this-person/": Route(API_401, POST_ONLY, _appearance),
+    "api/corrections/<int:correction_id>/undo/": Route(
+        API_401, POST_ONLY, lambda w: {"correction_id": 1}
+    ),
     "api/": Route(API_401, API_404),  # any other path under /api/
 }
 
@@ -667,6 +690,90 @@ def test_photo_searches_are_rate_limited(client, user, settings):
     assert statuses == [400, 400, 400, 429, 429]
 
 
+# --- Corrections of people -------------------------------------------------------------------
+
+
+def correction_posts(w: World, ben: Person) -> list[tuple[str, dict]]:
+    """Every correction POST of the API, with a body that a permitted user may send."""
+    person = w.person_id
+    correction = Correction.objects.create(
+        action=Correction.Action.NAME, person_id=person, summary="named", before={"name": ""}
+    )
+    return [
+        (reverse("api:faces:person-name", args=[person]), {"name": "Mallory"}),
+        (reverse("api:faces:person-hidden", args=[person]), {"hidden": "true"}),
+        (reverse("api:faces:person-merge", args=[person]), {"other": ben.pk}),
+        (reverse("api:faces:person-split", args=[person]), {"appearances": w.appearance_id}),
+        (reverse("api:faces:appearance-not-this-person", args=[w.appearance_id]), {}),
+        (reverse("api:faces:correction-undo", args=[correction.pk]), {}),
+    ]
+
+
+def people_state() -> list[tuple]:
+    return sorted(Person.objects.values_list("pk", "name", "hidden", "merged_into_id")) + sorted(
+        Appearance.objects.values_list("pk", "person_id")
+    )
+
+
+@pytest.fixture
+def ben() -> Person:
+    return Person.objects.create()  # unnamed: Anna may take them in without choosing a name
+
+
+@pytest.mark.parametrize("number", range(6))
+def test_a_reader_cannot_correct_anyone(client, user, world, ben, number):
+    url, body = correction_posts(world, ben)[number]
+    before, corrections = people_state(), Correction.objects.count()
+    client.force_login(user)
+    response = client.post(url, body)
+    assert response.status_code == 403, url
+    assert "faces.change_person" in response.json()["error"]
+    assert people_state() == before and Correction.objects.count() == corrections
+
+
+@pytest.mark.parametrize("number", range(6))
+def test_an_anonymous_visitor_cannot_correct_anyone(client, world, ben, number):
+    url, body = correction_posts(world, ben)[number]
+    before = people_state()
+    response = client.post(url, body)
+    assert response.status_code == 401 and response.json()["error"], url
+    assert people_state() == before
+
+
+def _corrector(django_user_model):
+    user = django_user_model.objects.create_user("carol", password="x-long-pass-42")
+    user.user_permissions.add(Permission.objects.get(codename="change_person"))
+    return user
+
+
+@pytest.mark.parametrize("number", range(6))
+def test_a_correction_without_the_csrf_token_is_refused(django_user_model, world, ben, number):
+    url, body = correction_posts(world, ben)[number]
+    before = people_state()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(_corrector(django_user_model))
+    for response in (
+        client.post(url, body),
+        client.post(url, json.dumps(body), content_type="application/json"),
+    ):
+        assert response.status_code == 403, url
+        assert "CSRF check failed" in response.json()["error"]
+    assert people_state() == before
+
+
+@pytest.mark.parametrize("number", range(6))
+def test_a_permitted_user_with_the_token_corrects(django_user_model, world, ben, number):
+    url, body = correction_posts(world, ben)[number]
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(_corrector(django_user_model))
+    client.get(reverse("movies:list"))  # the site's pages set the CSRF cookie
+    token = client.cookies["csrftoken"].value
+    response = client.post(url, body, HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 200, (url, response.content)
+    correction = response.json()["correction"]
+    assert "carol" in (correction["user"], correction["undone_by"])
+
+
 # --- Accounts ---------------------------------------------------------------------------------
 
 
@@ -717,3 +824,12 @@ def test_an_ordinary_user_never_reaches_the_admin_even_by_posting(client, user, 
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
     assert world.movie.frames.exists()
+
+
+def test_a_site_form_without_the_csrf_token_still_gets_djangos_page(django_user_model, world):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(_corrector(django_user_model))
+    response = client.post(reverse("search:saved-create"), {"name": "x", "face": world.face_id})
+    assert response.status_code == 403
+    assert response["Content-Type"].startswith("text/html") and b"CSRF" in response.content
+    assert not SavedSearch.objects.filter(name="x").exists()

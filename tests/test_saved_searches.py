@@ -8,9 +8,11 @@ import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
+from faces import corrections
 from faces.models import Appearance
 from search.models import QueryPhoto, SavedSearch
 from tests.appearance_helpers import make_film
+from tests.correction_helpers import Two, two_people
 from tests.factories import make_query_photo
 
 # These tests check the near-duplicate grouping (group=duplicate).
@@ -79,7 +81,7 @@ def test_saving_needs_a_name_and_a_query(user_client, user, library):
     response = save(user_client, name="no query")
     assert not SavedSearch.objects.exists()
     messages = [str(m) for m in response.wsgi_request._messages]
-    assert any("needs one face, one photo or one appearance" in m for m in messages)
+    assert any("needs one face, one photo, one appearance or one person" in m for m in messages)
 
 
 @pytest.mark.parametrize(
@@ -316,3 +318,87 @@ def test_the_kind_follows_the_query(user, library, film):
         owner=user, name="a", appearance=film.appearances["ben"]
     )
     assert [by_photo.kind, by_face.kind, by_appearance.kind] == ["photo", "face", "appearance"]
+
+
+# --- Person searches ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two() -> Two:
+    return two_people()
+
+
+def test_a_person_search_is_saved_and_follows_a_rename_and_a_merge(user_client, user, two):
+    page = user_client.get(reverse("search:person", args=[two.ben.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f'name="person" value="{two.ben.pk}"' in html
+    assert f'value="Unnamed person {two.ben.pk}"' in html  # the default name
+    response = save(user_client, name="Ben", person=two.ben.pk, k=5)
+    saved = SavedSearch.objects.get(owner=user)
+    assert (saved.kind, saved.person_id, saved.face_id, saved.appearance_id) == (
+        "person", two.ben.pk, None, None,
+    )  # fmt: skip
+    assert urlparse(response["Location"]).path == reverse("search:person", args=[two.ben.pk])
+    shown = user_client.get(response["Location"]).content.decode()
+    assert "Saved search <strong>Ben</strong>" in shown
+
+    corrections.rename(two.ben, "Benjamin")
+    assert urlparse(saved.get_results_url()).path == reverse("search:person", args=[two.ben.pk])
+    listing = user_client.get(reverse("search:saved-list")).content.decode()
+    assert f'Person <a href="/people/{two.ben.pk}/">Benjamin</a>' in listing
+
+    corrections.merge(two.anna, two.ben, name="Anna")
+    saved.refresh_from_db()
+    assert saved.person_id == two.ben.pk  # kept: undoing the merge gives the search back
+    rerun = user_client.get(reverse("search:saved-run", args=[saved.pk]))
+    location = urlparse(rerun["Location"])
+    assert location.path == reverse("search:person", args=[two.anna.pk])
+    assert parse_qs(location.query) == {"k": ["5"], "saved": [str(saved.pk)]}
+    results = user_client.get(rerun["Location"])
+    assert results.status_code == 200
+    assert "Saved search <strong>Ben</strong>" in results.content.decode()
+    assert results.context["person"].pk == two.anna.pk
+
+
+def test_the_results_page_of_a_merged_person_redirects_to_the_survivor(user_client, two):
+    corrections.merge(two.anna, two.ben)
+    response = user_client.get(reverse("search:person", args=[two.ben.pk]) + "?k=4&page=1")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("search:person", args=[two.anna.pk]) + "?k=4&page=1"
+    api = user_client.get(reverse("api:search:person", args=[two.ben.pk]))
+    assert api.status_code == 200 and api.json()["query"]["person_id"] == two.anna.pk
+
+
+def test_saving_a_merged_person_saves_the_survivor(user_client, user, two):
+    corrections.merge(two.anna, two.ben)
+    save(user_client, name="Ben", person=two.ben.pk)
+    assert SavedSearch.objects.get(owner=user).person_id == two.anna.pk
+
+
+def test_a_person_search_whose_person_was_deleted_says_why(user_client, user, two):
+    saved = SavedSearch.objects.create(owner=user, name="Ben", person=two.ben, k=7)
+    two.ben.delete()
+    saved.refresh_from_db()
+    assert (saved.kind, saved.person_id, saved.k) == ("person", None, 7)
+    assert saved.query_gone and saved.get_results_url() is None
+    listing = user_client.get(reverse("search:saved-list")).content.decode()
+    assert "A person who no longer exists" in listing
+    response = user_client.get(reverse("search:saved-run", args=[saved.pk]), follow=True)
+    assert response.status_code == 200
+    assert "the person it searched with no longer exists" in response.content.decode()
+    gone = save(user_client, name="Again", person=saved.pk + 999)
+    messages = [str(m) for m in gone.wsgi_request._messages]
+    assert any("That person no longer exists" in m for m in messages)
+
+
+def test_a_saved_person_search_is_its_owners_alone(client, user, other_user, two):
+    saved = SavedSearch.objects.create(owner=user, name="Anna's", person=two.anna)
+    client.force_login(other_user)
+    assert "Anna&#x27;s" not in client.get(reverse("search:saved-list")).content.decode()
+    for name in ("saved-run", "saved-rename", "saved-delete"):
+        assert client.get(reverse(f"search:{name}", args=[saved.pk])).status_code == 404
+    assert client.post(reverse("search:saved-delete", args=[saved.pk])).status_code == 404
+    page = client.get(saved.get_results_url()).content.decode()
+    assert "Saved search <strong>" not in page
+    assert SavedSearch.objects.filter(pk=saved.pk).exists()

@@ -1,10 +1,16 @@
 """``manage.py people cluster [--embedder NAME] [--from-scratch] [--queue]``, ``people list
 [--json] [--q NAME] [--named true|false] [--hidden false|true|any]`` and ``people show ID
+[--json]``; corrections: ``people name ID NAME``, ``people merge ID OTHER_ID [--name NAME]``,
+``people hidden ID true|false``, ``people undo CORRECTION_ID`` and ``people history ID
 [--json]``.
 
 ``cluster`` re-clusters unnamed people (``faces.recluster.recluster``; ``--queue`` runs it on a
 worker, ``faces.jobs``); ``list`` and ``show`` print the items of ``GET /api/people/`` and
 ``GET /api/people/<id>/`` (``--json``: the same JSON, the list as one array, not paged).
+
+The corrections go through ``faces.corrections`` (recorded ``via="command"``, by no user); a
+refusal is a CommandError with its message, and ``history --json`` prints the
+items of ``GET /api/people/<id>/corrections/`` as one array.
 """
 
 from __future__ import annotations
@@ -14,9 +20,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from faces import corrections
+from faces.correction_listing import correction_items
 from faces.embedders import EMBEDDER_NAMES
 from faces.jobs import enqueue_cluster
+from faces.keys import resolve
 from faces.locks import PeopleBusy
+from faces.models import Correction, Person
 from faces.people import embedders_with_appearances
 from faces.people_listing import PeopleFilters, people, person_detail, person_items, with_counts
 from faces.recluster import recluster
@@ -25,7 +35,7 @@ from movies.errors import QueueUnavailable
 
 
 class Command(BaseCommand):
-    help = "Re-cluster, list or show people."
+    help = "Re-cluster, list, show or correct people."
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
@@ -43,9 +53,27 @@ class Command(BaseCommand):
         show = actions.add_parser("show", help="one person and their appearances by movie")
         show.add_argument("id", type=int)
         show.add_argument("--json", action="store_true")
+        naming = actions.add_parser("name", help="name or rename someone ('' leaves unnamed)")
+        naming.add_argument("id", type=int)
+        naming.add_argument("name")
+        merging = actions.add_parser("merge", help="the second person joins the first")
+        merging.add_argument("id", type=int)
+        merging.add_argument("other", type=int)
+        merging.add_argument("--name", help="the name to keep when both are named")
+        hiding = actions.add_parser("hidden", help="hide someone (true) or show them (false)")
+        hiding.add_argument("id", type=int)
+        hiding.add_argument("hidden", choices=["true", "false"])
+        undoing = actions.add_parser("undo", help="undo a correction (the latest of its people)")
+        undoing.add_argument("correction", type=int)
+        past = actions.add_parser("history", help="a person's corrections, newest first")
+        past.add_argument("id", type=int)
+        past.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        getattr(self, options["action"])(options)
+        try:
+            getattr(self, options["action"])(options)
+        except corrections.CorrectionRefused as refused:
+            raise CommandError(str(refused)) from refused
 
     def cluster(self, options: dict) -> None:
         embedder = options["embedder"]
@@ -86,7 +114,8 @@ class Command(BaseCommand):
             )
 
     def show(self, options: dict) -> None:
-        person = with_counts(options["id"])
+        asked = Person.objects.filter(pk=options["id"]).first()
+        person = with_counts(resolve(asked).pk) if asked else None  # a merged person: survivor
         if person is None:
             raise CommandError(f"There is no person {options['id']}.")
         detail = person_detail(person)
@@ -106,3 +135,47 @@ class Command(BaseCommand):
                     f"{hms(item['end_seconds'], 1)}  shot {item['shot_index']}  "
                     f"{item['face_count']} faces"
                 )
+
+    # --- corrections ---------------------------------------------------------------------------
+
+    def name(self, options: dict) -> None:
+        self._done(corrections.rename(_person(options["id"]), options["name"], via="command"))
+
+    def merge(self, options: dict) -> None:
+        survivor, other = _person(options["id"]), _person(options["other"])
+        self._done(corrections.merge(survivor, other, name=options["name"], via="command"))
+
+    def hidden(self, options: dict) -> None:
+        hidden = options["hidden"] == "true"
+        self._done(corrections.set_hidden(_person(options["id"]), hidden, via="command"))
+
+    def undo(self, options: dict) -> None:
+        correction = Correction.objects.filter(pk=options["correction"]).first()
+        if correction is None:
+            raise CommandError(f"There is no correction {options['correction']}.")
+        corrections.undo(correction)
+        self.stdout.write(f"undone {correction.pk}: {correction.summary}")
+
+    def history(self, options: dict) -> None:
+        items = correction_items(list(corrections.history(resolve(_person(options["id"])))))
+        if options["json"]:
+            self.stdout.write(json.dumps(items, indent=2))
+            return
+        if not items:
+            self.stdout.write("no corrections")
+        for item in items:
+            who = item["user"] or f"({item['via']})"
+            undone = f"  undone {item['undone_at'][:19]}" if item["undone_at"] else ""
+            self.stdout.write(
+                f"{item['id']:>6}  {item['created_at'][:19]}  {who:<12}  {item['summary']}{undone}"
+            )
+
+    def _done(self, correction: Correction) -> None:
+        self.stdout.write(f"correction {correction.pk}: {correction.summary}")
+
+
+def _person(person_id: int) -> Person:
+    person = Person.objects.filter(pk=person_id).first()
+    if person is None:
+        raise CommandError(f"There is no person {person_id}.")
+    return person
