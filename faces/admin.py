@@ -295,7 +295,7 @@ class CorrectionAdmin(admin.ModelAdmin):
         return False  # the history is what undo reads; it is never edited
 
     def has_undo_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("faces.change_person")
+        return request.user.has_perm(corrections.PERMISSION)
 
     @admin.display(boolean=True, description="Undone")
     def undone(self, correction: Correction) -> bool:

@@ -16,11 +16,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
 from faces import corrections
-from faces.corrections import CorrectionRefused
+from faces.corrections import PERMISSION, CorrectionRefused
 from faces.keys import resolve
 from faces.models import Appearance, Correction, Person
-
-PERMISSION = "faces.change_person"
 
 
 class RenameForm(forms.Form):

@@ -30,6 +30,9 @@ from faces.models import (
     Rejection,
 )
 
+# Who may correct people (everyone else reads): the pages, the API and the admin check it.
+PERMISSION = "faces.change_person"
+
 # Waiting this long for a re-cluster to finish is better than refusing at once.
 LOCK_WAIT_SECONDS = 5.0
 

@@ -25,11 +25,11 @@ from django.http import Http404, HttpRequest, JsonResponse
 from config import api
 from faces import corrections
 from faces.correction_listing import correction_item, correction_items, person_after
+from faces.corrections import PERMISSION
 from faces.keys import resolve
 from faces.models import Appearance, Correction, Person
 
 CORRECTIONS_PER_PAGE = 50
-PERMISSION = "faces.change_person"
 
 
 class BadInput(Exception):

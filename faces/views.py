@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.views.generic import ListView
 
+from faces import corrections
 from faces.models import Appearance, Face
 from faces.timeline import movie_timeline, span_label
 from movies.playback import playback_for
@@ -59,7 +60,7 @@ class AppearanceDetailView(LoginRequiredMixin, ForgivingPaginationMixin, ListVie
             playback=playback,
             player_start=playback.player_time(appearance.start_seconds),
             timeline=movie_timeline(movie, marked=appearance.pk),
-            can_correct=self.request.user.has_perm("faces.change_person"),
+            can_correct=self.request.user.has_perm(corrections.PERMISSION),
             **_neighbours(appearance),
         )
         return context
