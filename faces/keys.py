@@ -21,7 +21,15 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import QuerySet
 
-from faces.models import Appearance, Face, PendingMember, Person, PersonCentroid, Rejection
+from faces.models import (
+    UPDATE_CHUNK,
+    Appearance,
+    Face,
+    PendingMember,
+    Person,
+    PersonCentroid,
+    Rejection,
+)
 from movies.models import Movie
 
 # A successor must share this much of the key's box (intersection over union) at the key's
@@ -164,24 +172,34 @@ def restore_movie(movie_id: int) -> RestoreReport:
     """Put the movie's rebuilt appearances back with their people and link its rejections to
     their successors (see the module's docstring). A person merged since follows the merge."""
     report = RestoreReport()
-    pending = list(PendingMember.objects.filter(movie_id=movie_id).order_by("pk"))
+    pending = list(
+        PendingMember.objects.filter(movie_id=movie_id).select_related("person").order_by("pk")
+    )
     rejections = list(Rejection.objects.filter(movie_id=movie_id, appearance=None).order_by("pk"))
     if not pending and not rejections:
         return report
     # Matched apart: an appearance may be both someone's member and rejected by another.
     members = successors(movie_id, [_key(row) for row in pending]) if pending else []
     rejected = successors(movie_id, [_key(row) for row in rejections]) if rejections else []
+    back: dict[int, list[int]] = defaultdict(list)  # person (after merges) → appearances
+    survivors: dict[int, int] = {}
+    for row, ids in zip(pending, members, strict=True):
+        if ids:
+            if row.person_id not in survivors:
+                survivors[row.person_id] = resolve(row.person).pk
+            back[survivors[row.person_id]] += ids
+        else:
+            report.gone += 1
+    report.restored = sum(len(ids) for ids in back.values())
     with transaction.atomic():
-        for row, ids in zip(pending, members, strict=True):
-            if ids:
-                row.person = resolve(row.person)
-                Appearance.objects.filter(pk__in=ids).update(person=row.person)
-                report.restored += len(ids)
-            else:
-                report.gone += 1
-        PendingMember.objects.filter(pk__in=[row.pk for row in pending]).delete()
+        for person_id, ids in back.items():
+            Appearance.objects.set_person(ids, person_id)
+        done = [row.pk for row in pending]
+        for start in range(0, len(done), UPDATE_CHUNK):
+            PendingMember.objects.filter(pk__in=done[start : start + UPDATE_CHUNK]).delete()
         # Their sums were of the old rows' vectors (a count alone may not show it).
-        PersonCentroid.objects.filter(person_id__in={row.person_id for row in pending}).delete()
+        touched = {row.person_id for row in pending} | set(back)
+        PersonCentroid.objects.filter(person_id__in=touched).delete()
         for row, ids in zip(rejections, rejected, strict=True):
             if not ids:
                 continue

@@ -171,9 +171,18 @@ class EmbedderCalibration(models.Model):
         return f"{self.embedder}: {self.threshold:.4f}"
 
 
+# Ids per statement: a statement's parameters are limited, and short ones hold no lock long.
+UPDATE_CHUNK = 2000
+
+
 class AppearanceQuerySet(models.QuerySet):
     def without_embeddings(self) -> AppearanceQuerySet:
         return self.defer("embedding")
+
+    def set_person(self, ids: list[int], person_id: int | None) -> None:
+        """Give the appearances ``ids`` (of these) to ``person_id``, a chunk of ids at a time."""
+        for start in range(0, len(ids), UPDATE_CHUNK):
+            self.filter(pk__in=ids[start : start + UPDATE_CHUNK]).update(person_id=person_id)
 
 
 class Appearance(models.Model):

@@ -28,11 +28,10 @@ from faces.centroids import Centroid
 from faces.clustering import Nodes, cluster
 from faces.keys import restore_movie
 from faces.locks import PeopleBusy, people_lock
-from faces.models import Appearance, Person, Rejection
+from faces.models import UPDATE_CHUNK, Appearance, Person, Rejection
 
 logger = logging.getLogger(__name__)
 
-UPDATE_CHUNK = 2000
 # float32 prefilters keep candidates a hair below a threshold; float64 decides.
 SLACK = 1e-5
 
@@ -97,13 +96,6 @@ class ClusterReport:
             f"{self.embedder}: {self.assigned} appearances in people, {self.waiting} waiting; "
             f"{self.people_created} new people, {self.people_kept} kept, "
             f"{self.people_removed} removed"
-        )
-
-
-def _update(ids: list[int], person_id: int | None) -> None:
-    for start in range(0, len(ids), UPDATE_CHUNK):
-        Appearance.objects.filter(pk__in=ids[start : start + UPDATE_CHUNK]).update(
-            person_id=person_id
         )
 
 
@@ -238,7 +230,7 @@ def assign(embedder: str) -> ClusterReport:
                 report.people_created += 1
         for person, rows in joined.items():
             if person in cents:  # new people were written by _found
-                _update([int(waiting.ids[i]) for i in rows], person)
+                Appearance.objects.set_person([int(waiting.ids[i]) for i in rows], person)
             report.assigned += len(rows)
         centroids.save(embedder, centroids.add_members(cents, _members(waiting, joined)))
         report.assigned += join_waiting(embedder, params.join_threshold, cents)
@@ -251,7 +243,7 @@ def _found(waiting: _Waiting, rows: list[int]) -> int:
     that ``prune_empty`` elsewhere never sees it empty."""
     with transaction.atomic():
         person_id = Person.objects.create().pk
-        _update([int(waiting.ids[i]) for i in rows], person_id)
+        Appearance.objects.set_person([int(waiting.ids[i]) for i in rows], person_id)
     return person_id
 
 
@@ -301,7 +293,7 @@ def join_waiting(embedder: str, threshold: float, cents: dict[int, Centroid] | N
     for row, person in joined.items():
         by_person[person].append(row)
     for person, rows in by_person.items():
-        _update([int(waiting.ids[i]) for i in rows], person)
+        Appearance.objects.set_person([int(waiting.ids[i]) for i in rows], person)
     centroids.save(embedder, centroids.add_members(cents, _members(waiting, by_person)))
     return len(joined)
 

@@ -22,7 +22,6 @@ from faces.models import Appearance, Person
 from faces.people import (
     ClusterReport,
     PeopleParams,
-    _update,
     join_waiting,
     params_for,
     prune_empty,
@@ -126,7 +125,7 @@ def _recluster(
         clustered.update(node for node in group if node >= len(seeds))
         anchor = [seeds[node] for node in group if node < len(seeds)]
         if anchor:
-            _update([int(rows.ids[i]) for i in members], anchor[0])
+            Appearance.objects.set_person([int(rows.ids[i]) for i in members], anchor[0])
             report.assigned += len(members)
         elif nodes.faces[group].sum() >= params.min_faces:
             new_groups.append(members)
@@ -144,11 +143,11 @@ def _recluster(
         else:
             report.people_kept += 1
         changed = [int(rows.ids[i]) for i in members if rows.person[i] != person_id]
-        _update(changed, person_id)
+        Appearance.objects.set_person(changed, person_id)
         grouped.update(members)
         report.assigned += len(members)
     left = [int(rows.ids[i]) for i in singles.tolist() if i not in grouped and rows.person[i]]
-    _update(left, None)
+    Appearance.objects.set_person(left, None)
     claim.renew()
     centroids.rebuild(embedder)
     claim.renew()
