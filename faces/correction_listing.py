@@ -4,9 +4,7 @@ person a correction leaves behind."""
 
 from __future__ import annotations
 
-from django.db.models import Q
-
-from faces.corrections import undo_refusal
+from faces.corrections import undo_refusal, undoable
 from faces.models import Correction, Person
 from faces.people_listing import counted, extras, person_item
 
@@ -33,26 +31,9 @@ def correction_item(correction: Correction, *, can_undo: bool | None = None) -> 
 
 
 def correction_items(page: list[Correction]) -> list[dict]:
-    """Items of a page of corrections, ``can_undo`` for all of them in one query: the same
-    answer as ``undo_refusal`` (not undone, and no later correction of their people is
-    standing)."""
-    people = {pk for c in page for pk in (c.person_id, c.other_person_id) if pk}
-    oldest = min((c.pk for c in page), default=0)
-    standing = list(
-        Correction.objects.filter(
-            Q(person_id__in=people) | Q(other_person_id__in=people),
-            undone_at=None,
-            pk__gt=oldest,
-        ).values_list("pk", "person_id", "other_person_id")
-    )
-
-    def can_undo(correction: Correction) -> bool:
-        mine = {correction.person_id, correction.other_person_id} - {None}
-        return not correction.undone and not any(
-            pk > correction.pk and mine & {person, other} for pk, person, other in standing
-        )
-
-    return [correction_item(c, can_undo=can_undo(c)) for c in page]
+    """Items of a page of corrections, ``can_undo`` for all of them in one query."""
+    can_undo = undoable(page)
+    return [correction_item(c, can_undo=c.pk in can_undo) for c in page]
 
 
 def person_after(person_id: int | None) -> dict | None:

@@ -199,6 +199,7 @@ class MoveAppearanceView(AppearanceCorrectionView):
 def history_rows(person: Person, allowed: bool) -> list[Correction]:
     """The person's history, each row told whether it can be undone now (when ``allowed``)."""
     rows = list(corrections.history(person)[:100])
+    can_undo = corrections.undoable(rows) if allowed else set()
     for row in rows:
-        row.undoable = allowed and corrections.undo_refusal(row) == ""
+        row.undoable = row.pk in can_undo
     return rows

@@ -94,16 +94,21 @@ def _find(entries: list[dict]) -> list[int]:
 
 def _check_together(appearance_ids: list[int], person: Person) -> None:
     """Refuse when one of these appearances is on screen with one of ``person``'s."""
-    moving = Appearance.objects.filter(pk__in=appearance_ids).values_list(
-        "shot_id", "start_seconds", "end_seconds"
+    moving = list(
+        Appearance.objects.filter(pk__in=appearance_ids).values_list(
+            "shot_id", "start_seconds", "end_seconds"
+        )
     )
-    members = person.appearances.exclude(pk__in=appearance_ids)
-    for shot, start, end in moving:
-        clash = members.filter(shot_id=shot, start_seconds__lt=end, end_seconds__gt=start)
-        if clash.exists():
+    members = (
+        person.appearances.exclude(pk__in=appearance_ids)
+        .filter(shot_id__in={shot for shot, _s, _e in moving})
+        .values_list("pk", "shot_id", "start_seconds", "end_seconds")
+    )
+    for pk, shot, start, end in members:
+        if any(s == shot and a < end and start < b for s, a, b in moving):
             raise CorrectionRefused(
                 f"{person} is on screen at the same time in that shot "
-                f"(appearance {clash.first().pk}): one person cannot be there twice."
+                f"(appearance {pk}): one person cannot be there twice."
             )
 
 
@@ -295,17 +300,32 @@ def history(person: Person):
     ).select_related("user", "undone_by", "person", "other_person")
 
 
+def undoable(rows: list[Correction]) -> set[int]:
+    """The ids of ``rows`` that can be undone now: not undone, and no later correction of their
+    people is standing (one query for all of them)."""
+    people = {pk for c in rows for pk in (c.person_id, c.other_person_id) if pk}
+    oldest = min((c.pk for c in rows), default=0)
+    standing = list(
+        Correction.objects.filter(
+            Q(person_id__in=people) | Q(other_person_id__in=people),
+            undone_at=None,
+            pk__gt=oldest,
+        ).values_list("pk", "person_id", "other_person_id")
+    )
+    found = set()
+    for correction in rows:
+        mine = {correction.person_id, correction.other_person_id} - {None}
+        later = any(pk > correction.pk and mine & {a, b} for pk, a, b in standing)
+        if not correction.undone and not later:
+            found.add(correction.pk)
+    return found
+
+
 def undo_refusal(correction: Correction) -> str:
     """Why ``correction`` cannot be undone now; empty when it can."""
     if correction.undone:
         return "It was undone already."
-    people = [pk for pk in (correction.person_id, correction.other_person_id) if pk]
-    later = Correction.objects.filter(
-        Q(person_id__in=people) | Q(other_person_id__in=people),
-        undone_at=None,
-        pk__gt=correction.pk,
-    )
-    if later.exists():
+    if correction.pk not in undoable([correction]):
         return "Later corrections of these people come first: undo them before this one."
     return ""
 
