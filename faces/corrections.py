@@ -66,6 +66,11 @@ def _people_locked(appearance_ids: list[int]) -> Iterator[None]:
         ) from busy
 
 
+def _mark_corrected(person: Person, **fields) -> None:
+    """Write ``fields`` and mark the person corrected (kept by every re-cluster)."""
+    Person.objects.filter(pk=person.pk).update(corrected=True, updated_at=timezone.now(), **fields)
+
+
 def _drop_centroids(*people: Person | None) -> None:
     PersonCentroid.objects.filter(person_id__in=[p.pk for p in people if p is not None]).delete()
 
@@ -128,9 +133,7 @@ def rename(person: Person, name: str, *, by=None, via: str = "web") -> Correctio
         raise CorrectionRefused(f"{person} is already called that.")
     old = person.name
     with transaction.atomic():
-        Person.objects.filter(pk=person.pk).update(
-            name=name, corrected=True, updated_at=timezone.now()
-        )
+        _mark_corrected(person, name=name)
         what = f"named “{name}”" if name else "left unnamed"
         return _record(
             Correction.Action.NAME,
@@ -148,9 +151,7 @@ def set_hidden(person: Person, hidden: bool, *, by=None, via: str = "web") -> Co
     if person.hidden == hidden:
         raise CorrectionRefused(f"{person} is already {'hidden' if hidden else 'shown'}.")
     with transaction.atomic():
-        Person.objects.filter(pk=person.pk).update(
-            hidden=hidden, corrected=True, updated_at=timezone.now()
-        )
+        _mark_corrected(person, hidden=hidden)
         action = Correction.Action.HIDE if hidden else Correction.Action.UNHIDE
         return _record(
             action,
@@ -193,9 +194,7 @@ def merge(
         other.rejections.update(person=survivor)
         other.pending.update(person=survivor)
         Person.objects.filter(pk=other.pk).update(merged_into=survivor, corrected=True)
-        Person.objects.filter(pk=survivor.pk).update(
-            name=chosen, corrected=True, updated_at=timezone.now()
-        )
+        _mark_corrected(survivor, name=chosen)
         _drop_centroids(survivor, other)
         return _record(
             Correction.Action.MERGE,
@@ -241,7 +240,7 @@ def split(
         cleared = list(Rejection.objects.filter(person=to, appearance_id__in=ids).values())
         Rejection.objects.filter(pk__in=[row["id"] for row in cleared]).delete()
         Appearance.objects.filter(pk__in=ids).update(person=to)
-        Person.objects.filter(pk=person.pk).update(corrected=True, updated_at=timezone.now())
+        _mark_corrected(person)
         _drop_centroids(person, to)
         before["rejections"] = [_plain(row) for row in cleared]
         noun = "appearance" if len(ids) == 1 else "appearances"
@@ -276,7 +275,7 @@ def reject(appearance: Appearance, *, by=None, via: str = "web") -> Correction:
     with _people_locked([appearance.pk]):
         rejection = Rejection.objects.create(person=person, appearance=appearance, **key)
         Appearance.objects.filter(pk=appearance.pk).update(person=None)
-        Person.objects.filter(pk=person.pk).update(corrected=True, updated_at=timezone.now())
+        _mark_corrected(person)
         _drop_centroids(person)
         return _record(
             Correction.Action.REJECT,
