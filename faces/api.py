@@ -13,7 +13,6 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, JsonResponse
 
 from config import api
-from faces.keys import resolve
 from faces.listing import appearance_detail, appearance_item, appearances_of
 from faces.models import Appearance, Person
 from faces.people_listing import PeopleFilters, people, person_detail, person_items, with_counts
@@ -65,7 +64,7 @@ class PersonApiView(api.ApiView):
 
     def get(self, request: HttpRequest, person_id: int) -> JsonResponse:
         asked = Person.objects.filter(pk=person_id).first()
-        person = with_counts(resolve(asked).pk) if asked else None
+        person = with_counts(asked.survivor().pk) if asked else None
         if person is None:
             raise Http404(f"There is no person {person_id}.")
         return JsonResponse(person_detail(person))

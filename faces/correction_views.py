@@ -17,7 +17,6 @@ from django.views import View
 
 from faces import corrections
 from faces.corrections import PERMISSION, CorrectionRefused
-from faces.keys import resolve
 from faces.models import Appearance, Correction, Person
 
 
@@ -113,7 +112,7 @@ class PersonCorrectionView(CorrectionView):
         return get_object_or_404(Person, pk=self.kwargs["pk"])
 
     def back(self) -> str:
-        return resolve(Person.objects.get(pk=self.person.pk)).get_absolute_url()
+        return Person.objects.get(pk=self.person.pk).survivor().get_absolute_url()
 
     def via(self) -> dict:
         return {"by": self.request.user, "via": "web"}
@@ -172,7 +171,7 @@ class AppearanceCorrectionView(CorrectionView):
 
     def back(self) -> str:
         if self.person_id is not None:
-            return resolve(Person.objects.get(pk=self.person_id)).get_absolute_url()
+            return Person.objects.get(pk=self.person_id).survivor().get_absolute_url()
         return self.appearance.get_absolute_url()
 
 

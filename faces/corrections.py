@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from faces.keys import keys_of, resolve, successors
+from faces.keys import keys_of, successors
 from faces.locks import PeopleBusy, people_lock
 from faces.models import (
     Appearance,
@@ -120,7 +120,9 @@ def _check_together(appearance_ids: list[int], person: Person) -> None:
 def _current(person: Person) -> Person:
     person.refresh_from_db()
     if person.merged_into_id is not None:
-        raise CorrectionRefused(f"{person} was merged into {resolve(person)}; correct them there.")
+        raise CorrectionRefused(
+            f"{person} was merged into {person.survivor()}; correct them there."
+        )
     return person
 
 

@@ -26,7 +26,6 @@ from config import api
 from faces import corrections
 from faces.correction_listing import correction_item, correction_items, person_after
 from faces.corrections import PERMISSION
-from faces.keys import resolve
 from faces.models import Appearance, Correction, Person
 
 CORRECTIONS_PER_PAGE = 50
@@ -170,6 +169,6 @@ class PersonCorrectionsApiView(api.ApiView):
     """The history of a person (a merged person's is their survivor's)."""
 
     def get(self, request: HttpRequest, person_id: int) -> JsonResponse:
-        person = resolve(_person(person_id))
+        person = _person(person_id).survivor()
         rows = corrections.history(person)
         return api.paginated(request, rows, correction_items, per_page=CORRECTIONS_PER_PAGE)

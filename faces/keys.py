@@ -26,7 +26,6 @@ from faces.models import (
     Appearance,
     Face,
     PendingMember,
-    Person,
     PersonCentroid,
     Rejection,
 )
@@ -186,7 +185,7 @@ def restore_movie(movie_id: int) -> RestoreReport:
     for row, ids in zip(pending, members, strict=True):
         if ids:
             if row.person_id not in survivors:
-                survivors[row.person_id] = resolve(row.person).pk
+                survivors[row.person_id] = row.person.survivor().pk
             back[survivors[row.person_id]] += ids
         else:
             report.gone += 1
@@ -214,12 +213,3 @@ def restore_movie(movie_id: int) -> RestoreReport:
 
 def _key(row: PendingMember | Rejection) -> dict:
     return {name: getattr(row, name) for name in KEY_FIELDS}
-
-
-def resolve(person: Person) -> Person:
-    """The person someone merged ``person`` into (following merges), else ``person``."""
-    seen = {person.pk}
-    while person.merged_into_id is not None and person.merged_into_id not in seen:
-        seen.add(person.merged_into_id)
-        person = Person.objects.get(pk=person.merged_into_id)
-    return person

@@ -111,6 +111,14 @@ class Person(models.Model):
     def display_name(self) -> str:
         return self.name or "Unnamed"
 
+    def survivor(self) -> Person:
+        """Whom someone merged this person into (following merges), else this person."""
+        person, seen = self, {self.pk}
+        while person.merged_into_id is not None and person.merged_into_id not in seen:
+            seen.add(person.merged_into_id)
+            person = Person.objects.get(pk=person.merged_into_id)
+        return person
+
 
 class PersonCentroid(models.Model):
     """A person's members of one embedder summed: the sum of their unit vectors (little-endian

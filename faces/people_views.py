@@ -13,7 +13,6 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.generic import ListView, TemplateView
 
 from faces.correction_views import PERMISSION, history_rows
-from faces.keys import resolve
 from faces.models import Person
 from faces.people_listing import (
     PeopleFilters,
@@ -63,7 +62,7 @@ class PersonDetailView(LoginRequiredMixin, TemplateView):
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         row = Person.objects.filter(pk=kwargs["pk"]).first()
         if row is not None and row.merged_into_id is not None:
-            survivor = resolve(row)
+            survivor = row.survivor()
             messages.info(request, f"{row} was merged into {survivor}: this is their page now.")
             return HttpResponseRedirect(survivor.get_absolute_url())
         return super().get(request, *args, **kwargs)

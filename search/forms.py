@@ -6,7 +6,6 @@ from django import forms
 from django.conf import settings
 from django.core.validators import MaxValueValidator
 
-from faces.keys import resolve
 from faces.models import Appearance, Face, Person
 from movies.models import Movie
 from search import services
@@ -160,7 +159,7 @@ class SaveSearchForm(_UniqueNameMixin, forms.Form):
                     "That person no longer exists; open the people page and search with "
                     "someone again."
                 )
-            data["person_obj"] = resolve(person)
+            data["person_obj"] = person.survivor()
         else:
             photo = QueryPhoto.objects.filter(pk=photo_id, owner=self.owner).first()
             index = data.get("photo_face_index")

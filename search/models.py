@@ -15,7 +15,6 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from faces.keys import resolve
 from faces.models import Appearance, Face, Person, unpack_vector
 from movies.models import Movie
 
@@ -83,7 +82,7 @@ class SavedSearch(models.Model):
     search saved with one keeps its name and filters with ``appearance`` emptied, and says that
     its appearance is gone (``query_gone``) instead of vanishing from its owner's list. So does
     a person search when its person is deleted; one whose person was renamed runs as before,
-    and one whose person was merged into another runs on the survivor (``faces.keys.resolve``
+    and one whose person was merged into another runs on the survivor (``Person.survivor``
     at run time, so that undoing the merge brings the search back to its person).
     """
 
@@ -168,7 +167,7 @@ class SavedSearch(models.Model):
 
     def current_person(self) -> Person | None:
         """The person a person search runs on: its own, or whom they were merged into."""
-        return resolve(self.person) if self.person_id is not None else None
+        return self.person.survivor() if self.person_id is not None else None
 
     def filter_params(self) -> dict[str, str]:
         params = {"k": str(self.k)}

@@ -30,7 +30,6 @@ import numpy as np
 from django.http import Http404, QueryDict
 
 from faces.calibration import same_person_threshold
-from faces.keys import resolve
 from faces.listing import appearance_item
 from faces.models import Appearance, Face, Person, unpack_vector
 from faces.timeline import span_label
@@ -204,7 +203,7 @@ def person_query(person_id: int) -> PersonQuery:
     person = Person.objects.filter(pk=person_id).first()
     if person is None:
         raise QueryNotFound(f"There is no person {person_id}.")
-    person = resolve(person)
+    person = person.survivor()
     rows = list(
         Appearance.objects.filter(person=person)
         .order_by("-face_count", "pk")

@@ -26,7 +26,6 @@ from django.views import View
 from django.views.generic import DeleteView, FormView, ListView, TemplateView, UpdateView
 
 from config.throttle import PHOTO_SEARCHES, check_limits
-from faces.keys import resolve
 from faces.models import Person
 from movies.display import box_style
 from movies.media import send_media_file
@@ -184,7 +183,7 @@ class PersonResultsView(LoginRequiredMixin, ResultsPageMixin, View):
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         person = Person.objects.filter(pk=self.kwargs["person_id"]).first()
         if person is not None and person.merged_into_id is not None:
-            url = reverse("search:person", args=[resolve(person).pk])
+            url = reverse("search:person", args=[person.survivor().pk])
             query = request.GET.urlencode()
             return HttpResponseRedirect(f"{url}?{query}" if query else url)
         return super().get(request, *args, **kwargs)

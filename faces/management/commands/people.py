@@ -24,7 +24,6 @@ from faces import corrections
 from faces.correction_listing import correction_items
 from faces.embedders import EMBEDDER_NAMES
 from faces.jobs import enqueue_cluster
-from faces.keys import resolve
 from faces.locks import PeopleBusy
 from faces.models import Correction, Person
 from faces.people import embedders_with_appearances
@@ -115,7 +114,7 @@ class Command(BaseCommand):
 
     def show(self, options: dict) -> None:
         asked = Person.objects.filter(pk=options["id"]).first()
-        person = with_counts(resolve(asked).pk) if asked else None  # a merged person: survivor
+        person = with_counts(asked.survivor().pk) if asked else None  # a merged person: survivor
         if person is None:
             raise CommandError(f"There is no person {options['id']}.")
         detail = person_detail(person)
@@ -157,7 +156,7 @@ class Command(BaseCommand):
         self.stdout.write(f"undone {correction.pk}: {correction.summary}")
 
     def history(self, options: dict) -> None:
-        items = correction_items(list(corrections.history(resolve(_person(options["id"])))))
+        items = correction_items(list(corrections.history(_person(options["id"]).survivor())))
         if options["json"]:
             self.stdout.write(json.dumps(items, indent=2))
             return
