@@ -123,6 +123,10 @@ class Collection:
                 table = self._catch_up()
                 if may_write:
                     self._write_if_due(table, locked=False)
+            # A write left for later (another process held the lock) is tried again at the
+            # next search, not only after the next commit.
+            if may_write and generations.write_due(self.segments, self.tail):
+                data_version = None
         except BaseException:
             self._reset()  # half-loaded: start from the files and the table next time
             raise
