@@ -5,6 +5,10 @@ point, so no developer's ``.env`` is read (nor by the ``manage.py`` children of 
 inherit this module's name: see ``config/environment.py``).
 """
 
+import os
+import tempfile
+from pathlib import Path
+
 from config.settings_base import *  # noqa: F403
 
 SECRET_KEY = "facefinder-test-suite-only"  # noqa: S105 (signs nothing outside the tests)
@@ -34,3 +38,13 @@ CACHES = {
         "LOCATION": "throttle",
     },
 }
+
+# The test database on SQLite is a file, as in use, not Django's in-memory default: that one is
+# shared between threads through SQLite's shared cache, whose table locks fail at once with
+# "database table is locked" instead of waiting out the busy timeout, so tests of two things
+# at once (an ingest and a worker, two assignments) would fail by chance. One file per test
+# process (helpers run suites side by side); Django deletes it when the run ends.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": str(Path(tempfile.gettempdir()) / f"facefinder-test-{os.getpid()}.sqlite3")
+    }
