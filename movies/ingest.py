@@ -19,24 +19,18 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import closing
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import cv2
-from django.conf import settings
-from django.core.exceptions import ValidationError
 
 from faces.appearances import AppearanceBuilder, feed
-from faces.embedders import EmbedderError, get_embedder
+from faces.embedders import EmbedderError
 from faces.models import Face
 from faces.people import assign_movie
 from faces.pipeline import analyse_images
-from movies.checksums import check_source, file_stat
 from movies.errors import IngestError
 from movies.frames import delete_ingest_output, delete_past_checkpoint, store_batch
-from movies.models import Frame, Movie, validate_min_face, validate_sample_every
-from movies.registration import check_settings_change, record_new_contents
+from movies.ingest_plan import IngestPlan, check_readable, plan_run, reload_movie
+from movies.models import Frame, Movie
 from movies.reports import IngestReport, ProgressCallback, notify, report_of
 from movies.runs import IngestRun, RunLost, claim_movie
 from movies.shots import warmup_start
@@ -45,36 +39,10 @@ from movies.video import (
     FrameSampler,
     SampledFrame,
     VideoError,
-    VideoInfo,
     prefetched,
-    probe_video,
 )
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """What one ingest run does, fixed before the first frame."""
-
-    embedder: str
-    min_face: float
-    min_probability: float
-    sample_every: int
-    batch_size: int
-    info: VideoInfo
-    # Shots and appearances are built as the frames are stored (False: bench_ingest's
-    # comparison, and runs resuming frames stored before appearances existed).
-    appearances: bool = True
-
-    def recorded_settings(self) -> dict[str, Any]:
-        return {
-            "sample_every": self.sample_every,
-            "embedder": self.embedder,
-            "min_face": self.min_face,
-            "min_probability": self.min_probability,
-            "appearances": self.appearances,
-        }
 
 
 def ingest_movie(
@@ -110,7 +78,7 @@ def ingest_movie(
         report.already_done = True
         return report
     run, refusal = claim_movie(movie, job_id)
-    if not _reload(movie):
+    if not reload_movie(movie):
         return report_of(movie, Movie.Status.CANCELLED, started, timer)
     if run is None:
         report = report_of(movie, movie.status, started, timer)
@@ -135,12 +103,12 @@ def _run(
     resumed_from = movie.next_frame_index
     try:
         if from_scratch:
-            _check_readable(movie)  # a file gone for now must not cost the stored work
+            check_readable(movie)  # a file gone for now must not cost the stored work
             delete_ingest_output(movie, run)
-            _reload(movie)
+            reload_movie(movie)
             resumed_from = 0
-        plan = _plan(movie, timer, run, appearances=appearances)
-        _reload(movie)
+        plan = plan_run(movie, timer, run, appearances=appearances)
+        reload_movie(movie)
         resumed_from = movie.next_frame_index
         delete_past_checkpoint(movie, run)
         _start(run, movie, plan)
@@ -148,7 +116,7 @@ def _run(
     except RunLost:
         # Another run holds the movie now: take back this batch's rows and stop writing.
         run.abandon_batch()
-        _reload(movie)
+        reload_movie(movie)
         report = report_of(movie, movie.status, started, timer)
         report.not_started = "another ingest run took the movie over; this run stopped"
         return report
@@ -164,98 +132,7 @@ def _run(
     return report
 
 
-def _reload(movie: Movie) -> bool:
-    """Reload the movie after a change of its row; False when the row is gone (the movie was
-    deleted while being ingested), and then whatever the run stored is deleted too."""
-    try:
-        movie.refresh_from_db()
-    except Movie.DoesNotExist:
-        delete_ingest_output(movie)
-        return False
-    return True
-
-
-def _plan(movie: Movie, timer: StageTimer, run: IngestRun, *, appearances: bool = True) -> _Plan:
-    """Check the file, probe the video, check the settings and load the models.
-
-    A file whose bytes changed since its checksum was taken makes the stored work useless: it
-    is cleared here (and the new checksum recorded); otherwise nothing is written but the
-    file's size and time.
-
-    A run resuming frames stored without shots and appearances carries on without them too
-    (``manage.py appearances rebuild`` makes them once it is done): shots cannot be found for
-    the frames it would not decode again.
-    """
-    embedder = movie.embedder or settings.FACEFINDER_EMBEDDER
-    min_face = movie.min_face if movie.min_face is not None else settings.FACEFINDER_MIN_FACE
-    try:
-        validate_sample_every(movie.sample_every)
-        validate_min_face(min_face)
-    except ValidationError as exc:
-        raise IngestError(exc.messages[0]) from exc
-    try:
-        video_path = movie.path
-    except NotImplementedError as exc:  # an upload kept in remote storage (S3)
-        raise IngestError(
-            "the uploaded video is in remote media storage, which ingest cannot read; "
-            "add the movie by a server path instead"
-        ) from exc
-    with timer.stage("probe"):
-        _check_source(movie, video_path, run)
-        info = probe_video(video_path)
-    plan = _Plan(
-        embedder=embedder,
-        min_face=float(min_face),
-        min_probability=float(settings.FACEFINDER_MIN_PROBABILITY),
-        sample_every=int(movie.sample_every),
-        batch_size=max(1, int(settings.FACEFINDER_FRAME_BATCH)),
-        info=info,
-        appearances=appearances and _appearances_so_far(movie),
-    )
-    check_settings_change(movie, plan.recorded_settings())
-    with timer.stage("load models"):
-        get_embedder(embedder)  # unknown name or missing weights fail here, before any work
-    return plan
-
-
-def _check_readable(movie: Movie) -> None:
-    """IngestError (stored work kept) when the movie's local file is missing or unreadable."""
-    try:
-        path = movie.path
-    except NotImplementedError:
-        return  # remote storage: _plan says why ingest cannot read it
-    try:
-        file_stat(path)
-    except IngestError as exc:
-        raise IngestError(f"{exc}; the stored frames and faces are kept") from exc
-
-
-def _check_source(movie: Movie, path: Path, run: IngestRun) -> None:
-    """Stop (IngestError, stored work kept) when the file is missing or unreadable; clear the
-    stored work when its bytes changed."""
-    try:
-        found = check_source(movie, path)
-    except IngestError as exc:
-        raise IngestError(f"{exc}; the stored frames and faces are kept") from exc
-    if found.changed:
-        logger.warning("movie %s: its file changed, clearing what was stored", movie.pk)
-        run.check()
-        record_new_contents(movie, found.facts)
-        delete_ingest_output(movie, run)
-        _reload(movie)
-    elif movie.file_mtime_ns != found.facts.mtime_ns or movie.size_bytes != found.facts.size:
-        run.update(size_bytes=found.facts.size, file_mtime_ns=found.facts.mtime_ns)
-        _reload(movie)
-
-
-def _appearances_so_far(movie: Movie) -> bool:
-    """Whether the frames stored so far (if any) had their shots and appearances built."""
-    if movie.next_frame_index == 0:
-        return True
-    return bool((movie.ingest_settings or {}).get("appearances", False))
-
-
-def _start(run: IngestRun, movie: Movie, plan: _Plan) -> None:
+def _start(run: IngestRun, movie: Movie, plan: IngestPlan) -> None:
     """Record the plan and the video's facts; the counters start from the stored rows, so a
     resumed run never counts a batch twice."""
     info = plan.info
@@ -274,7 +151,7 @@ def _start(run: IngestRun, movie: Movie, plan: _Plan) -> None:
         video_start_seconds=info.start_seconds,
         **_stored_counts(movie),
     )
-    _reload(movie)
+    reload_movie(movie)
 
 
 def _stored_counts(movie: Movie) -> dict[str, int]:
@@ -288,7 +165,7 @@ def _stored_counts(movie: Movie) -> dict[str, int]:
 def _run_batches(
     run: IngestRun,
     movie: Movie,
-    plan: _Plan,
+    plan: IngestPlan,
     *,
     progress: ProgressCallback | None,
     timer: StageTimer,
@@ -320,7 +197,7 @@ def _run_batches(
     with closing(prefetched(sampler, depth=plan.batch_size)) as frames:
         for batch in _batches(frames, plan.batch_size, timer):
             # Cancelled (or deleted) since the last batch: stop, keeping the checkpoint.
-            if not _reload(movie) or movie.status != Movie.Status.RUNNING:
+            if not reload_movie(movie) or movie.status != Movie.Status.RUNNING:
                 run.release()
                 return report_of(
                     movie, Movie.Status.CANCELLED, started, timer, frames_added, faces_added
@@ -339,7 +216,7 @@ def _run_batches(
             assign_movie(movie.pk)
     with timer.stage("store"):
         run.finish(frame_count=sampler.frames_read, **_stored_counts(movie))
-        _reload(movie)
+        reload_movie(movie)
     notify(progress, movie, plan.info.estimated_frames)
     return report_of(movie, Movie.Status.DONE, started, timer, frames_added, faces_added)
 
@@ -347,7 +224,7 @@ def _run_batches(
 def _ingest_batch(
     run: IngestRun,
     movie: Movie,
-    plan: _Plan,
+    plan: IngestPlan,
     batch: list[SampledFrame],
     timer: StageTimer,
     builder: AppearanceBuilder | None,
@@ -380,7 +257,7 @@ def _ingest_batch(
             faces=faces_in_batch,
             progress=min(0.99, next_index / total) if total else 0.0,
         )
-        _reload(movie)
+        reload_movie(movie)
     return faces_in_batch
 
 
@@ -410,7 +287,7 @@ def _fail(
     logger.warning("ingest of movie %s (%s) failed: %s", movie.pk, movie.title, reason)
     if not run.fail(reason):  # another run holds the movie: its status is that run's
         logger.warning("movie %s: the failed run no longer held it", movie.pk)
-    _reload(movie)
+    reload_movie(movie)
     report = report_of(movie, Movie.Status.FAILED, started, timer)
     report.error = reason
     return report
