@@ -6,11 +6,12 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.files.storage import default_storage
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from faces import corrections
+from faces import correction_history, corrections
 from faces.corrections import CorrectionRefused
 from faces.jobs import enqueue_cluster
 from faces.models import Appearance, Correction, Face, Person
@@ -152,6 +153,20 @@ class PersonAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None
+    ) -> HttpResponse:
+        """A person merged into someone is edited as that someone (their links, the correction
+        history's included, lead there) rather than answered "doesn't exist"."""
+        merged = None
+        if object_id.isdigit() and self.has_view_or_change_permission(request):
+            merged = Person.objects.filter(pk=object_id, merged_into__isnull=False).first()
+        if merged is not None:
+            survivor = merged.survivor()
+            self.message_user(request, f"{merged} was merged into {survivor}.", messages.INFO)
+            return redirect("admin:faces_person_change", survivor.pk)
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.display(description="Face")
     def face_image(self, person: Person) -> str:
         if not person.face_crop:
@@ -180,7 +195,7 @@ class PersonAdmin(admin.ModelAdmin):
 
     @admin.display(description="Corrections")
     def correction_history(self, person: Person) -> str:
-        rows = corrections.history(person)[:50]
+        rows = correction_history.history(person)[:50]
         if not rows:
             return "(none)"
         return format_html(
@@ -281,6 +296,7 @@ class CorrectionAdmin(admin.ModelAdmin):
         "after",
         "undone_at",
         "undone_by",
+        "undone_via",
     )
     readonly_fields = fields
     actions = ("undo_corrections",)
@@ -307,7 +323,7 @@ class CorrectionAdmin(admin.ModelAdmin):
         done = 0
         for correction in queryset.order_by("-pk"):
             try:
-                corrections.undo(correction, by=request.user)
+                correction_history.undo(correction, by=request.user, via="admin")
             except CorrectionRefused as refused:
                 self.message_user(
                     request, f"Not undone: {correction.summary}: {refused}", messages.ERROR

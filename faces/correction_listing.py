@@ -4,15 +4,15 @@ person a correction leaves behind."""
 
 from __future__ import annotations
 
-from faces.corrections import undo_refusal, undoable
+from faces.correction_history import undo_refusal, undoable
 from faces.models import Correction, Person
 from faces.people_listing import counted, extras, person_item
 
 
 def correction_item(correction: Correction, *, can_undo: bool | None = None) -> dict:
     """id, action, summary, person_id, other_person_id, user and undone_by (usernames or
-    null), via, created_at and undone_at (ISO 8601 or null), can_undo (``undo_refusal`` asked
-    unless given)."""
+    null), via and undone_via (web, api, admin or command; empty while not undone), created_at
+    and undone_at (ISO 8601 or null), can_undo (``undo_refusal`` asked unless given)."""
     if can_undo is None:
         can_undo = not undo_refusal(correction)
     return {
@@ -26,6 +26,7 @@ def correction_item(correction: Correction, *, can_undo: bool | None = None) -> 
         "created_at": correction.created_at.isoformat(),
         "undone_at": correction.undone_at.isoformat() if correction.undone_at else None,
         "undone_by": correction.undone_by.get_username() if correction.undone_by else None,
+        "undone_via": correction.undone_via,
         "can_undo": can_undo,
     }
 

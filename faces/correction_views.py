@@ -15,7 +15,7 @@ from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
-from faces import corrections
+from faces import correction_history, corrections
 from faces.corrections import PERMISSION, CorrectionRefused
 from faces.models import Appearance, Correction, Person
 
@@ -156,9 +156,9 @@ class UndoView(PersonCorrectionView):
 
     def correct(self, request: HttpRequest) -> Correction:
         correction = get_object_or_404(
-            corrections.history(self.person), pk=self.kwargs["correction"]
+            correction_history.history(self.person), pk=self.kwargs["correction"]
         )
-        return corrections.undo(correction, by=request.user)
+        return correction_history.undo(correction, by=request.user, via="web")
 
 
 class AppearanceCorrectionView(CorrectionView):
@@ -197,8 +197,8 @@ class MoveAppearanceView(AppearanceCorrectionView):
 
 def history_rows(person: Person, allowed: bool) -> list[Correction]:
     """The person's history, each row told whether it can be undone now (when ``allowed``)."""
-    rows = list(corrections.history(person)[:100])
-    can_undo = corrections.undoable(rows) if allowed else set()
+    rows = list(correction_history.history(person)[:100])
+    can_undo = correction_history.undoable(rows) if allowed else set()
     for row in rows:
         row.undoable = row.pk in can_undo
     return rows

@@ -1,7 +1,8 @@
 """Corrections of people by hand — name, hide, merge, split, "not this person" — each recorded
 as a ``Correction`` (who, when, what, and what was there before) that can be undone while it is
-the latest of the people it touched. The one code path of the person and appearance pages'
-forms, the JSON API (``faces.corrections_api``), the admin and ``manage.py people``.
+the latest of the people it touched (``faces.correction_history``). The one code path of the
+person and appearance pages' forms, the JSON API (``faces.corrections_api``), the admin and
+``manage.py people``.
 
 A corrected person is kept (``Person.corrected``): re-clustering adds to them but never
 rebuilds or deletes them; a rejection is a cannot-link every clustering honours; and a rebuilt
@@ -16,7 +17,6 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from faces.keys import keys_of, successors
@@ -24,7 +24,6 @@ from faces.locks import PeopleBusy, people_lock
 from faces.models import (
     Appearance,
     Correction,
-    PendingMember,
     Person,
     PersonCentroid,
     Rejection,
@@ -48,7 +47,7 @@ def _record(action: str, person: Person, summary: str, *, by, via: str, **fields
 
 
 @contextmanager
-def _people_locked(appearance_ids: list[int]) -> Iterator[None]:
+def people_locked(appearance_ids: list[int]) -> Iterator[None]:
     """Hold the people locks of these appearances' embedders, drop the touched people's
     centroids when done (``faces.centroids`` sums them again)."""
     embedders = sorted(
@@ -71,7 +70,7 @@ def _mark_corrected(person: Person, **fields) -> None:
     Person.objects.filter(pk=person.pk).update(corrected=True, updated_at=timezone.now(), **fields)
 
 
-def _drop_centroids(*people: Person | None) -> None:
+def drop_centroids(*people: Person | None) -> None:
     PersonCentroid.objects.filter(person_id__in=[p.pk for p in people if p is not None]).delete()
 
 
@@ -83,7 +82,7 @@ def _entries(appearance_ids: list[int]) -> list[dict]:
     return [{"id": a.pk, "key": keys.get(a.pk)} for a in rows]
 
 
-def _find(entries: list[dict]) -> list[int]:
+def find_again(entries: list[dict]) -> list[int]:
     """The appearances these entries are now: the same id, else the key's successors."""
     ids = [entry["id"] for entry in entries]
     found = set(Appearance.objects.filter(pk__in=ids).values_list("pk", flat=True))
@@ -191,13 +190,13 @@ def merge(
         "rejections": list(other.rejections.values_list("pk", flat=True)),
         "pending": list(other.pending.values_list("pk", flat=True)),
     }
-    with _people_locked(moving):
+    with people_locked(moving):
         Appearance.objects.filter(pk__in=moving).update(person=survivor)
         other.rejections.update(person=survivor)
         other.pending.update(person=survivor)
         Person.objects.filter(pk=other.pk).update(merged_into=survivor, corrected=True)
         _mark_corrected(survivor, name=chosen)
-        _drop_centroids(survivor, other)
+        drop_centroids(survivor, other)
         return _record(
             Correction.Action.MERGE,
             survivor,
@@ -234,7 +233,7 @@ def split(
             raise CorrectionRefused("Choose another person to move them to.")
         _check_together(ids, to)
     before = {"appearances": _entries(ids)}
-    with _people_locked(ids):
+    with people_locked(ids):
         if to is None:
             to = Person.objects.create(corrected=True)
         else:
@@ -243,7 +242,7 @@ def split(
         Rejection.objects.filter(pk__in=[row["id"] for row in cleared]).delete()
         Appearance.objects.filter(pk__in=ids).update(person=to)
         _mark_corrected(person)
-        _drop_centroids(person, to)
+        drop_centroids(person, to)
         before["rejections"] = [_plain(row) for row in cleared]
         noun = "appearance" if len(ids) == 1 else "appearances"
         return _record(
@@ -274,11 +273,11 @@ def reject(appearance: Appearance, *, by=None, via: str = "web") -> Correction:
     key = keys_of([appearance]).get(appearance.pk)
     if key is None:
         raise CorrectionRefused(f"Appearance {appearance.pk} has no faces left to recognise it by.")
-    with _people_locked([appearance.pk]):
+    with people_locked([appearance.pk]):
         rejection = Rejection.objects.create(person=person, appearance=appearance, **key)
         Appearance.objects.filter(pk=appearance.pk).update(person=None)
         _mark_corrected(person)
-        _drop_centroids(person)
+        drop_centroids(person)
         return _record(
             Correction.Action.REJECT,
             person,
@@ -288,116 +287,3 @@ def reject(appearance: Appearance, *, by=None, via: str = "web") -> Correction:
             before={"appearance": {"id": appearance.pk, "key": key}},
             after={"rejection": rejection.pk},
         )
-
-
-# --- history and undo ----------------------------------------------------------------------------
-
-
-def history(person: Person):
-    """Every correction of ``person`` (and of the people merged into them), newest first."""
-    people = [person.pk, *Person.objects.filter(merged_into=person).values_list("pk", flat=True)]
-    return Correction.objects.filter(
-        Q(person_id__in=people) | Q(other_person_id__in=people)
-    ).select_related("user", "undone_by", "person", "other_person")
-
-
-def undoable(rows: list[Correction]) -> set[int]:
-    """The ids of ``rows`` that can be undone now: not undone, and no later correction of their
-    people is standing (one query for all of them)."""
-    people = {pk for c in rows for pk in (c.person_id, c.other_person_id) if pk}
-    oldest = min((c.pk for c in rows), default=0)
-    standing = list(
-        Correction.objects.filter(
-            Q(person_id__in=people) | Q(other_person_id__in=people),
-            undone_at=None,
-            pk__gt=oldest,
-        ).values_list("pk", "person_id", "other_person_id")
-    )
-    found = set()
-    for correction in rows:
-        mine = {correction.person_id, correction.other_person_id} - {None}
-        later = any(pk > correction.pk and mine & {a, b} for pk, a, b in standing)
-        if not correction.undone and not later:
-            found.add(correction.pk)
-    return found
-
-
-def undo_refusal(correction: Correction) -> str:
-    """Why ``correction`` cannot be undone now; empty when it can."""
-    if correction.undone:
-        return "It was undone already."
-    if correction.pk not in undoable([correction]):
-        return "Later corrections of these people come first: undo them before this one."
-    return ""
-
-
-def undo(correction: Correction, *, by=None) -> Correction:
-    """Put back what ``correction`` changed and mark it undone (it stays in the history)."""
-    refusal = undo_refusal(correction)
-    if refusal:
-        raise CorrectionRefused(refusal)
-    apply = {
-        Correction.Action.NAME: _undo_name,
-        Correction.Action.HIDE: _undo_hidden,
-        Correction.Action.UNHIDE: _undo_hidden,
-        Correction.Action.MERGE: _undo_merge,
-        Correction.Action.SPLIT: _undo_split,
-        Correction.Action.REJECT: _undo_reject,
-    }[correction.action]
-    apply(correction)
-    Correction.objects.filter(pk=correction.pk).update(undone_at=timezone.now(), undone_by=by)
-    correction.refresh_from_db()
-    return correction
-
-
-def _undo_name(correction: Correction) -> None:
-    Person.objects.filter(pk=correction.person_id).update(name=correction.before["name"])
-
-
-def _undo_hidden(correction: Correction) -> None:
-    Person.objects.filter(pk=correction.person_id).update(hidden=correction.before["hidden"])
-
-
-def _undo_merge(correction: Correction) -> None:
-    before, other = correction.before, correction.other_person
-    if other is None:
-        raise CorrectionRefused("The merged person no longer exists.")
-    back = _find(before["appearances"])
-    with _people_locked(back):
-        Appearance.objects.filter(pk__in=back, person_id=correction.person_id).update(person=other)
-        Rejection.objects.filter(pk__in=before["rejections"]).update(person=other)
-        PendingMember.objects.filter(pk__in=before.get("pending", [])).update(person=other)
-        Person.objects.filter(pk=other.pk).update(
-            merged_into=None, name=before["other_name"], hidden=before["other_hidden"]
-        )
-        Person.objects.filter(pk=correction.person_id).update(name=before["survivor_name"])
-        _drop_centroids(correction.person, other)
-
-
-def _undo_split(correction: Correction) -> None:
-    back = _find(correction.before["appearances"])
-    to = correction.other_person
-    with _people_locked(back):
-        Appearance.objects.filter(pk__in=back).update(person=correction.person)
-        for row in correction.before.get("rejections", []):
-            Rejection.objects.create(
-                **{k: v for k, v in row.items() if k not in ("id", "created_at")}
-            )
-        _drop_centroids(correction.person, to)
-        if to is not None and correction.after.get("created") and not to.appearances.exists():
-            Person.objects.filter(pk=to.pk, name="").delete()
-
-
-def _undo_reject(correction: Correction) -> None:
-    rejection = Rejection.objects.filter(pk=correction.after["rejection"]).first()
-    back = _find([correction.before["appearance"]])
-    with _people_locked(back):
-        if rejection is not None:
-            Rejection.objects.filter(
-                person_id=rejection.person_id,
-                movie_id=rejection.movie_id,
-                start_seconds=rejection.start_seconds,
-                end_seconds=rejection.end_seconds,
-            ).delete()
-        Appearance.objects.filter(pk__in=back).update(person=correction.person)
-        _drop_centroids(correction.person)

@@ -23,7 +23,7 @@ from typing import Any
 from django.http import Http404, HttpRequest, JsonResponse
 
 from config import api
-from faces import corrections
+from faces import correction_history, corrections
 from faces.correction_listing import correction_item, correction_items, person_after
 from faces.corrections import PERMISSION
 from faces.models import Appearance, Correction, Person
@@ -162,7 +162,7 @@ class UndoApiView(CorrectionApiView):
         correction = Correction.objects.filter(pk=correction_id).first()
         if correction is None:
             raise Http404(f"There is no correction {correction_id}.")
-        return corrections.undo(correction, by=request.user)
+        return correction_history.undo(correction, by=request.user, via="api")
 
 
 class PersonCorrectionsApiView(api.ApiView):
@@ -170,5 +170,5 @@ class PersonCorrectionsApiView(api.ApiView):
 
     def get(self, request: HttpRequest, person_id: int) -> JsonResponse:
         person = _person(person_id).survivor()
-        rows = corrections.history(person)
+        rows = correction_history.history(person)
         return api.paginated(request, rows, correction_items, per_page=CORRECTIONS_PER_PAGE)

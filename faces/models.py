@@ -329,6 +329,7 @@ class Correction(models.Model):
     undone_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    undone_via = models.CharField(max_length=32, blank=True)  # as ``via``, once undone
 
     class Meta:
         ordering = ["-created_at", "-id"]

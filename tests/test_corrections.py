@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from faces import corrections
+from faces import correction_history, corrections
 from faces.corrections import CorrectionRefused
 from faces.locks import try_claim
 from faces.models import Appearance, Correction, Person, Rejection
@@ -117,14 +117,14 @@ def test_the_latest_correction_can_be_undone_and_earlier_ones_wait_their_turn(fi
     ann = person(film, 0)
     named = corrections.rename(ann, "Ann")
     split = corrections.split(ann, [appearance(film, 2).pk])
-    assert "Later corrections" in corrections.undo_refusal(named)
-    corrections.undo(split, by=user)
+    assert "Later corrections" in correction_history.undo_refusal(named)
+    correction_history.undo(split, by=user)
     assert person_of(film, 2) == ann.pk
     assert not Person.objects.filter(pk=split.other_person_id).exists()  # the split's own person
-    assert corrections.undo_refusal(split) == "It was undone already."
-    corrections.undo(named)
+    assert correction_history.undo_refusal(split) == "It was undone already."
+    correction_history.undo(named)
     assert Person.objects.get(pk=ann.pk).name == ""
-    assert [c.undone for c in corrections.history(ann)] == [True, True]
+    assert [c.undone for c in correction_history.history(ann)] == [True, True]
 
 
 def test_undoing_a_merge_gives_the_merged_person_back_their_appearances(film):
@@ -132,7 +132,7 @@ def test_undoing_a_merge_gives_the_merged_person_back_their_appearances(film):
     corrections.rename(bob, "Bob")
     merge = corrections.merge(ann, bob)
     assert Person.objects.get(pk=ann.pk).name == "Bob"
-    corrections.undo(merge)
+    correction_history.undo(merge)
     assert person_of(film, 1) == bob.pk and person_of(film, 0) == ann.pk
     bob.refresh_from_db()
     assert (bob.merged_into_id, bob.name, Person.objects.get(pk=ann.pk).name) == (None, "Bob", "")
@@ -141,7 +141,7 @@ def test_undoing_a_merge_gives_the_merged_person_back_their_appearances(film):
 def test_undoing_not_this_person_puts_the_appearance_back(film):
     ann = person(film, 0)
     rejection = corrections.reject(appearance(film, 2))
-    corrections.undo(rejection)
+    correction_history.undo(rejection)
     assert person_of(film, 2) == ann.pk and not Rejection.objects.exists()
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from faces import corrections
+from faces import correction_history, corrections
 from faces.models import Correction, Person
 from faces.people import assign_movie
 from tests.people_helpers import Cast, person_of
@@ -43,7 +43,8 @@ def test_the_history_is_read_only_and_undoes_the_selection(staff_client, staff_u
         url, {"action": "undo_corrections", "_selected_action": [named.pk]}, follow=True
     )
     assert messages_of(again) == [f"Not undone: {named.summary}: It was undone already."]
-    assert Correction.objects.get(pk=named.pk).undone_by == staff_user
+    undone = Correction.objects.get(pk=named.pk)
+    assert (undone.undone_by, undone.undone_via) == (staff_user, "admin")
 
 
 def test_naming_in_the_admin_is_a_correction_listed_on_the_person(staff_client, nia):
@@ -52,7 +53,17 @@ def test_naming_in_the_admin_is_a_correction_listed_on_the_person(staff_client, 
     assert response.status_code == 302
     nia.refresh_from_db()
     assert (nia.name, nia.note, nia.hidden, nia.corrected) == ("Nia Long", "lead", True, True)
-    rows = list(corrections.history(nia).values_list("action", "via"))
+    rows = list(correction_history.history(nia).values_list("action", "via"))
     assert sorted(rows) == [("hide", "admin"), ("name", "admin")]
     page = staff_client.get(change).content.decode()
     assert "named “Nia Long”" in page and "Nia Long hidden" in page
+
+
+def test_a_merged_persons_admin_page_leads_to_whom_they_were_merged_into(staff_client, nia):
+    oz = Person.objects.exclude(pk=nia.pk).get()
+    corrections.merge(nia, oz)
+    response = staff_client.get(reverse("admin:faces_person_change", args=[oz.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("admin:faces_person_change", args=[nia.pk])
+    assert messages_of(response) == [f"{oz} was merged into {nia}."]
+    missing = staff_client.get(reverse("admin:faces_person_change", args=[999_999]), follow=True)
+    assert "Perhaps it was deleted?" in messages_of(missing)[0]

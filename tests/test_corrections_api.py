@@ -55,6 +55,7 @@ def test_naming_answers_the_correction_and_the_person(api, two):
         "created_at",
         "undone_at",
         "undone_by",
+        "undone_via",
         "can_undo",
     }
     assert correction["action"] == "name" and correction["user"] == "carol"
@@ -102,6 +103,7 @@ def test_split_to_a_new_person_and_back_by_undo(api, two):
     undone = post(api, url("correction-undo", correction["id"]))
     assert undone.status_code == 200, undone.content
     assert undone.json()["correction"]["undone_by"] == "carol"
+    assert undone.json()["correction"]["undone_via"] == "api"
     assert undone.json()["correction"]["can_undo"] is False
     assert Appearance.objects.get(pk=moved).person_id == two.anna.pk
 
@@ -199,17 +201,17 @@ def test_a_get_on_a_correction_endpoint_is_a_405(api, two):
 def test_a_page_of_history_asks_can_undo_in_one_query(api, two, django_assert_max_num_queries):
     """can_undo of a page agrees with undo_refusal, asked for each, without a query each: the
     undone split cannot be undone again, the merge before it can, the renames before cannot."""
-    from faces import corrections
+    from faces import correction_history, corrections
     from faces.correction_listing import correction_item
 
     for number in range(20):
         corrections.rename(two.anna, f"Anna {number}")
     corrections.merge(two.anna, two.ben)
     split = corrections.split(two.anna, two.ben_appearances)
-    corrections.undo(split)
+    correction_history.undo(split)
     with django_assert_max_num_queries(10):
         body = api.get(url("person-corrections", two.anna.pk)).json()
     assert body["count"] == 22
-    one_by_one = [correction_item(c) for c in corrections.history(two.anna)]
+    one_by_one = [correction_item(c) for c in correction_history.history(two.anna)]
     assert body["results"] == one_by_one
     assert [item["can_undo"] for item in body["results"]][:3] == [False, True, False]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from faces import corrections
+from faces import correction_history, corrections
 from faces.models import Appearance, Person, Rejection
 from faces.rebuild import rebuild_appearances
 from faces.recluster import recluster
@@ -126,7 +126,7 @@ def test_a_merge_survives_a_rebuild_and_can_be_undone_after_it(corrected):
     seen = who(movie)
     assert seen[(LACAMOIRE, 0)] == seen[(LACAMOIRE, 1)] == lacamoire.pk
     # The merge's appearances have new ids now; undo finds them by their keys.
-    corrections.undo(merge)
+    correction_history.undo(merge)
     seen = who(movie)
     assert (seen[(LACAMOIRE, 0)], seen[(LACAMOIRE, 1)]) == (lacamoire.pk, wide.pk)
     assert Person.objects.get(pk=wide.pk).name == "Alex Lacamoire (wide)"

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
-from faces import corrections
+from faces import correction_history, corrections
 from faces.models import Appearance, Correction, Person
 from faces.people import assign_movie
 from tests.people_helpers import Cast, person_of
@@ -238,7 +238,7 @@ def test_history_lists_and_undoes_the_latest(editor_client, user_client, editor,
     lead = cast["lead"]
     editor_client.post(reverse("faces:rename", args=[lead.pk]), {"name": "Vincent"})
     editor_client.post(reverse("faces:hide", args=[lead.pk]), {"hidden": "on"})
-    named, hidden = corrections.history(lead).order_by("pk")
+    named, hidden = correction_history.history(lead).order_by("pk")
     shown = page(editor_client, lead)
     assert f"Person {lead.pk} named “Vincent”" in shown and "Vincent hidden" in shown
     assert "by carol (web)" in shown
@@ -251,14 +251,14 @@ def test_history_lists_and_undoes_the_latest(editor_client, user_client, editor,
     response = editor_client.post(reverse("faces:undo", args=[lead.pk, hidden.pk]), follow=True)
     assert shown_messages(response) == ["Undone: Vincent hidden."]
     assert not Person.objects.get(pk=lead.pk).hidden
-    assert "undone by carol at" in response.content.decode()
+    assert "undone by carol (web) at" in response.content.decode()
     assert reverse("faces:undo", args=[lead.pk, named.pk]) in response.content.decode()
 
 
 def test_undoing_a_merge_from_the_survivors_page(editor_client, cast):
     mia, extra = cast["mia"], cast["extra"]
     editor_client.post(reverse("faces:merge", args=[mia.pk]), {"other": extra.pk})
-    merge = corrections.history(mia).get(action=Correction.Action.MERGE)
+    merge = correction_history.history(mia).get(action=Correction.Action.MERGE)
     editor_client.post(reverse("faces:undo", args=[mia.pk, merge.pk]))
     assert Person.objects.get(pk=extra.pk).merged_into_id is None
     assert Appearance.objects.filter(person=extra).count() == 1

@@ -20,7 +20,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from faces import corrections
+from faces import correction_history, corrections
 from faces.correction_listing import correction_items
 from faces.embedders import EMBEDDER_NAMES
 from faces.jobs import enqueue_cluster
@@ -152,11 +152,13 @@ class Command(BaseCommand):
         correction = Correction.objects.filter(pk=options["correction"]).first()
         if correction is None:
             raise CommandError(f"There is no correction {options['correction']}.")
-        corrections.undo(correction)
+        correction_history.undo(correction, via="command")
         self.stdout.write(f"undone {correction.pk}: {correction.summary}")
 
     def history(self, options: dict) -> None:
-        items = correction_items(list(corrections.history(_person(options["id"]).survivor())))
+        items = correction_items(
+            list(correction_history.history(_person(options["id"]).survivor()))
+        )
         if options["json"]:
             self.stdout.write(json.dumps(items, indent=2))
             return
