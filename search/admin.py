@@ -9,7 +9,7 @@ from search.models import QueryPhoto, SavedSearch
 class SavedSearchAdmin(admin.ModelAdmin):
     list_display = [
         "name", "owner", "kind", "face", "photo", "appearance", "person", "k", "movie",
-        "min_score", "updated_at",
+        "min_score", "group", "updated_at",
     ]  # fmt: skip
     list_filter = ["kind", "updated_at"]
     search_fields = ["name", "owner__username"]

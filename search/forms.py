@@ -9,7 +9,7 @@ from django.core.validators import MaxValueValidator
 from faces.models import Appearance, Face, Person
 from movies.models import Movie
 from search import services
-from search.models import QueryPhoto, SavedSearch
+from search.models import Grouping, QueryPhoto, SavedSearch
 from search.services import DEFAULT_K
 
 
@@ -42,7 +42,7 @@ class SearchFiltersForm(forms.Form):
     )
     group = forms.ChoiceField(
         label="Group",
-        choices=[("appearance", "by appearance"), ("duplicate", "by near-duplicate")],
+        choices=Grouping.choices,
         required=False,
         help_text="An appearance is one face followed through a shot.",
     )
@@ -118,6 +118,7 @@ class SaveSearchForm(_UniqueNameMixin, forms.Form):
     min_score = forms.FloatField(
         min_value=-1.0, max_value=1.0, required=False, widget=forms.HiddenInput
     )
+    group = forms.ChoiceField(choices=Grouping.choices, required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, owner, **kwargs):
         super().__init__(*args, **kwargs)
@@ -183,6 +184,7 @@ class SaveSearchForm(_UniqueNameMixin, forms.Form):
             k=data.get("k") or DEFAULT_K,
             movie=data.get("movie"),
             min_score=data.get("min_score"),
+            group=data.get("group") or Grouping.APPEARANCE,
         )
 
 

@@ -71,6 +71,13 @@ class QueryPhoto(models.Model):
         return reverse("search:photo-image", args=[self.pk])
 
 
+class Grouping(models.TextChoices):
+    """How a results page gathers the faces found (``search.services``)."""
+
+    APPEARANCE = "appearance", "by appearance"
+    DUPLICATE = "duplicate", "by near-duplicate"
+
+
 class SavedSearch(models.Model):
     """A search kept under a name: a stored face, one face of an uploaded photo, an
     appearance or a person, plus filters.
@@ -119,6 +126,7 @@ class SavedSearch(models.Model):
         Movie, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     min_score = models.FloatField(null=True, blank=True)
+    group = models.CharField(max_length=16, choices=Grouping.choices, default=Grouping.APPEARANCE)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -175,6 +183,8 @@ class SavedSearch(models.Model):
             params["movie"] = str(self.movie_id)
         if self.min_score is not None:
             params["min_score"] = f"{self.min_score:g}"
+        if self.group != Grouping.APPEARANCE:
+            params["group"] = self.group
         return params
 
     def get_results_url(self) -> str | None:

@@ -21,11 +21,12 @@ from django.conf import settings
 from faces.models import Face, unpack_vector
 from search.backends import get_backend
 from search.backends.base import Neighbours
+from search.models import Grouping
 from search.results import AppearanceHit, Group, Hit, SearchResult
 
 DEFAULT_K = 20
-GROUPINGS = ("appearance", "duplicate")
-DEFAULT_GROUP = "appearance"
+GROUPINGS = tuple(Grouping.values)
+DEFAULT_GROUP = Grouping.APPEARANCE.value
 # Faces asked for per wanted appearance at first (an appearance holds several), growing by
 # FACES_GROWTH until k appearances are filled; never more than MAX_FACES_PER_SEARCH faces.
 FACES_PER_APPEARANCE = 8

@@ -75,6 +75,7 @@ class ResultsPageMixin:
                     "k": filters["k"],
                     "movie": filters["movie_id"],
                     "min_score": filters["min_score"],
+                    "group": filters["group"],
                     "name": query.default_name(),
                 },
             )

@@ -73,6 +73,25 @@ def test_rerun_redirects_to_the_results_with_its_filters(user_client, saved):
     assert 'name="k" value="30"' in results.content.decode()
 
 
+def test_a_search_grouped_by_near_duplicates_is_saved_so(user_client, user, library):
+    """The results page's save form carries the grouping it shows; the saved search re-runs
+    with it and the list says so."""
+    face = library.first("anna")
+    results = user_client.get(reverse("search:face", args=[face.pk]), {"group": "appearance"})
+    assert '<input type="hidden" name="group" value="appearance"' in results.content.decode()
+    results = user_client.get(reverse("search:face", args=[face.pk]), {"group": "duplicate"})
+    assert '<input type="hidden" name="group" value="duplicate"' in results.content.decode()
+    response = save(user_client, name="Anna twins", face=face.pk, k=10, group="duplicate")
+    saved = SavedSearch.objects.get(owner=user)
+    assert saved.group == "duplicate"
+    assert parse_qs(urlparse(response["Location"]).query)["group"] == ["duplicate"]
+    rerun = user_client.get(saved.get_absolute_url(), follow=True).content.decode()
+    assert '<option value="duplicate" selected>' in rerun
+    assert "· by near-duplicate" in user_client.get(reverse("search:saved-list")).content.decode()
+    bad = save(user_client, name="Odd", face=face.pk, group="by-colour")
+    assert bad.status_code == 302 and not SavedSearch.objects.filter(name="Odd").exists()
+
+
 def test_saving_needs_a_name_and_a_query(user_client, user, library):
     face = library.first("anna")
     back = reverse("search:face", args=[face.pk])
