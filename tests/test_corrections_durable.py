@@ -1,7 +1,8 @@
 """Corrections on the real Hamilton clip outlive everything that rebuilds its appearances with
-new ids: a re-ingest from scratch with the same embedder, a re-embedding with another one, and
-a rebuild of the appearances; each time the person's appearances are found again by their
-natural keys (faces.keys) and every name, split, rejection and hidden flag is still there."""
+new ids: a re-ingest from scratch with the same embedder, a re-embedding with another one, a
+re-encode put in the file's place, and a rebuild of the appearances; each time the person's
+appearances are found again by their natural keys (faces.keys) and every name, split,
+rejection and hidden flag is still there."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from faces.rebuild import rebuild_appearances
 from faces.recluster import recluster
 from movies.ingest import ingest_movie
 from movies.models import Movie
-from tests.shared_data import LACAMOIRE, MIRANDA
+from tests.ingest_helpers import ffmpeg, needs_ffmpeg
+from tests.shared_data import HAMILTON_CLIP, LACAMOIRE, MIRANDA
 from tests.test_people_hamilton import labelled_people
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -130,3 +132,23 @@ def test_a_merge_survives_a_rebuild_and_can_be_undone_after_it(corrected):
     seen = who(movie)
     assert (seen[(LACAMOIRE, 0)], seen[(LACAMOIRE, 1)]) == (lacamoire.pk, wide.pk)
     assert Person.objects.get(pk=wide.pk).name == "Alex Lacamoire (wide)"
+
+
+@needs_ffmpeg
+def test_corrections_survive_a_re_encode_put_in_the_files_place(corrected, tmp_path):
+    """The archive replaces the file with the same cut at another quality and
+    re-ingests it: its bytes changed (a new checksum), and every correction finds its
+    appearances by their keys."""
+    movie = corrected["movie"]
+    remaster = tmp_path / "hamilton_crf28.mp4"
+    # Frame for frame: by default ffmpeg would pad the video's late start (0.83 s) with copies
+    # of its first frame, and every moment would move (keys are by time: see the README).
+    ffmpeg("-i", str(HAMILTON_CLIP), "-c:v", "libx264", "-crf", "28", "-an",
+           "-fps_mode", "passthrough", str(remaster))  # fmt: skip
+    old_checksum = movie.checksum
+    Movie.objects.filter(pk=movie.pk).update(source_path=str(remaster))
+    report = ingest_movie(movie.pk, from_scratch=True)
+    assert report.status == "done", report.message
+    movie.refresh_from_db()
+    assert movie.checksum != old_checksum
+    check_corrections(corrected)
