@@ -9,13 +9,16 @@ movie's new appearances are all written, ``restore_movie`` (called first thing b
 overlapping it in time whose face, at the key's moment, overlaps the key's box — and puts it
 back with its person, and links each ``Rejection`` to its successor. Keys with no successor
 are appearances that no longer exist: their pending members go, and the person (kept when
-named or corrected) is left without them.
+named or corrected) is left without them. When most keys find none, the movie's timeline may
+have moved (a re-encode that pads a late start, a new transfer with leader): keys are matched
+with the shift that lines up most of them (``Rebuilt.shift_for``).
 """
 
 from __future__ import annotations
 
+import logging
 from bisect import bisect_left
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -31,10 +34,18 @@ from faces.models import (
 )
 from movies.models import Movie
 
+logger = logging.getLogger(__name__)
+
 # A successor must share this much of the key's box (intersection over union) at the key's
 # moment, and have a face within MAX_SECONDS of it.
 MIN_BOX_OVERLAP = 0.3
 MAX_SECONDS = 2.0
+# A moved timeline (``Rebuilt.shift_for``): shifts up to a minute either way, told apart to
+# the millisecond, voted for by up to SHIFT_VOTERS lost keys; the few most voted are tried.
+MAX_SHIFT_SECONDS = 60.0
+SHIFT_DECIMALS = 3
+SHIFT_VOTERS = 200
+SHIFTS_TRIED = 3
 KEY_FIELDS = (
     "movie_id",
     "start_seconds",
@@ -120,28 +131,106 @@ def _score(key: dict, appearance: Appearance, samples: list[_Sample]) -> float:
     return iou + overlap / union
 
 
+class Rebuilt:
+    """A movie's appearances as they are now, with their faces' times and boxes: what keys are
+    matched against."""
+
+    def __init__(self, movie_id: int) -> None:
+        self.appearances = list(Appearance.objects.without_embeddings().filter(movie_id=movie_id))
+        self.samples = _samples([a.pk for a in self.appearances])
+
+    def successors(self, keys: list[dict], shift: float = 0.0) -> list[list[int]]:
+        """For each key (its times moved by ``shift`` seconds), the ids of the appearances
+        that take its place: every appearance whose best key it is (a track the new build cut
+        in two has two successors)."""
+        return self._match(keys, shift)[0]
+
+    def _match(self, keys: list[dict], shift: float) -> tuple[list[list[int]], float]:
+        """``successors`` and the sum of their scores."""
+        if shift:
+            keys = [_shifted(key, shift) for key in keys]
+        found: list[list[int]] = [[] for _ in keys]
+        total = 0.0
+        # Only keys overlapping an appearance in time can score: keys by start, and a window
+        # as long as the longest key before the appearance's end.
+        order = sorted(range(len(keys)), key=lambda k: keys[k]["start_seconds"])
+        starts = [keys[k]["start_seconds"] for k in order]
+        longest = max((key["end_seconds"] - key["start_seconds"] for key in keys), default=0.0)
+        for appearance in self.appearances:
+            low = bisect_left(starts, appearance.start_seconds - longest)
+            high = bisect_left(starts, appearance.end_seconds)
+            best, best_score = None, 0.0
+            for k in order[low:high]:
+                score = _score(keys[k], appearance, self.samples.get(appearance.pk, []))
+                if score > best_score or (score == best_score and best is not None and k < best):
+                    best, best_score = k, score
+            if best is not None and best_score > 0:
+                found[best].append(appearance.pk)
+                total += best_score
+        return found, total
+
+    def shift_for(self, keys: list[dict], found: list[list[int]] | None = None) -> float:
+        """How far the movie's timeline moved since the keys were taken: 0 while (nearly)
+        every key has a successor in place, else the likeliest other shift when it lines up
+        strictly more keys than none does (of shifts lining up as many, the best fitting).
+
+        A re-encode may move every moment: ffmpeg's defaults pad a video that starts late
+        with copies of its first frame, a new transfer adds leader. The shifts tried are those
+        from a key left without successor to the start of a new appearance with a face where
+        the key's was (up to MAX_SHIFT_SECONDS either way), the most often seen first.
+        ``found``: the keys' successors without a shift, when known already.
+        """
+        found = self.successors(keys) if found is None else found
+        lost = [key for key, ids in zip(keys, found, strict=True) if not ids]
+        if len(lost) <= len(keys) // 10:
+            return 0.0  # a few appearances gone, as any rebuild may lose some
+        best, best_fit = 0.0, (len(keys) - len(lost), 0.0)
+        for shift in self._likely_shifts(lost):
+            matched, total = self._match(keys, shift)
+            fit = (_matched(matched), total)
+            if fit[0] > len(keys) - len(lost) and fit > best_fit:
+                best, best_fit = shift, fit
+        return best
+
+    def _likely_shifts(self, lost: list[dict]) -> list[float]:
+        by_start = sorted(self.appearances, key=lambda a: a.start_seconds)
+        starts = [a.start_seconds for a in by_start]
+        votes: Counter[float] = Counter()
+        for key in lost[:: max(1, len(lost) // SHIFT_VOTERS)]:
+            box = (key["box_left"], key["box_top"], key["box_right"], key["box_bottom"])
+            low = bisect_left(starts, key["start_seconds"] - MAX_SHIFT_SECONDS)
+            high = bisect_left(starts, key["start_seconds"] + MAX_SHIFT_SECONDS)
+            votes.update(
+                {
+                    round(appearance.start_seconds - key["start_seconds"], SHIFT_DECIMALS)
+                    for appearance in by_start[low:high]
+                    if any(
+                        _iou(box, face.box) >= MIN_BOX_OVERLAP
+                        for face in self.samples.get(appearance.pk, [])
+                    )
+                }
+                - {0.0}
+            )
+        return [shift for shift, _count in votes.most_common(SHIFTS_TRIED)]
+
+
+def _shifted(key: dict, shift: float) -> dict:
+    return {
+        **key,
+        "start_seconds": key["start_seconds"] + shift,
+        "end_seconds": key["end_seconds"] + shift,
+        "at_seconds": key["at_seconds"] + shift,
+    }
+
+
+def _matched(found: list[list[int]]) -> int:
+    return sum(1 for ids in found if ids)
+
+
 def successors(movie_id: int, keys: list[dict]) -> list[list[int]]:
-    """For each key, the ids of the movie's appearances that take its place: every appearance
-    whose best key it is (a track the new build cut in two has two successors)."""
-    appearances = list(Appearance.objects.without_embeddings().filter(movie_id=movie_id))
-    samples = _samples([a.pk for a in appearances])
-    found: list[list[int]] = [[] for _ in keys]
-    # Only keys overlapping an appearance in time can score: keys by start, and a window as
-    # long as the longest key before the appearance's end.
-    order = sorted(range(len(keys)), key=lambda k: keys[k]["start_seconds"])
-    starts = [keys[k]["start_seconds"] for k in order]
-    longest = max((key["end_seconds"] - key["start_seconds"] for key in keys), default=0.0)
-    for appearance in appearances:
-        low = bisect_left(starts, appearance.start_seconds - longest)
-        high = bisect_left(starts, appearance.end_seconds)
-        best, best_score = None, 0.0
-        for k in order[low:high]:
-            score = _score(keys[k], appearance, samples.get(appearance.pk, []))
-            if score > best_score or (score == best_score and best is not None and k < best):
-                best, best_score = k, score
-        if best is not None and best_score > 0:
-            found[best].append(appearance.pk)
-    return found
+    """``Rebuilt.successors`` of the movie's appearances now, its timeline's shift found."""
+    rebuilt = Rebuilt(movie_id)
+    return rebuilt.successors(keys, rebuilt.shift_for(keys))
 
 
 def remember_members(appearances: QuerySet) -> int:
@@ -177,9 +266,17 @@ def restore_movie(movie_id: int) -> RestoreReport:
     rejections = list(Rejection.objects.filter(movie_id=movie_id, appearance=None).order_by("pk"))
     if not pending and not rejections:
         return report
+    member_keys, rejection_keys = [_key(row) for row in pending], [_key(row) for row in rejections]
+    rebuilt = Rebuilt(movie_id)
     # Matched apart: an appearance may be both someone's member and rejected by another.
-    members = successors(movie_id, [_key(row) for row in pending]) if pending else []
-    rejected = successors(movie_id, [_key(row) for row in rejections]) if rejections else []
+    members, rejected = rebuilt.successors(member_keys), rebuilt.successors(rejection_keys)
+    shift = rebuilt.shift_for(member_keys + rejection_keys, found=members + rejected)
+    if shift:
+        logger.info(
+            "movie %s: its timeline moved by %+.3f s since its keys were taken", movie_id, shift
+        )
+        members = rebuilt.successors(member_keys, shift)
+        rejected = rebuilt.successors(rejection_keys, shift)
     back: dict[int, list[int]] = defaultdict(list)  # person (after merges) → appearances
     survivors: dict[int, int] = {}
     for row, ids in zip(pending, members, strict=True):

@@ -1,5 +1,6 @@
 """Finding an appearance again after its movie's appearances were rebuilt (faces.keys): by time
-span and box overlap, whatever the new sampling, and never a face elsewhere in the frame."""
+span and box overlap, whatever the new sampling or a shift of the whole timeline, and never a
+face elsewhere in the frame."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from faces.keys import keys_of, successors
+from faces.keys import Rebuilt, keys_of, successors
 from faces.models import Appearance
 from tests.factories import make_appearance, make_face, make_frame, make_movie, make_shot, unit
 
@@ -88,6 +89,47 @@ def test_two_people_side_by_side_each_find_their_own(movie):
     new_left = Appearance.objects.get(movie=movie, first_face_index=1).pk
     new_right = Appearance.objects.get(movie=movie, first_face_index=0).pk
     assert successors(movie.pk, ordered) == [[new_left], [new_right]]
+
+
+SPOTS = [(10, 10, 50, 60), (100, 10, 140, 60), (55, 20, 95, 80)]
+
+
+def short_tracks(movie, shot, offset: int = 0, spots=SPOTS) -> list[Appearance]:
+    """A second-long track at each spot in turn, 2 s apart, moved by ``offset`` frames."""
+    return [
+        track(movie, shot, range(offset + 50 * n, offset + 50 * n + 25, 5), box)
+        for n, box in enumerate(spots)
+    ]
+
+
+def test_a_timeline_moved_by_a_re_encode_finds_every_track_again(movie):
+    """A copy whose every moment moved by a second (25 frames of padding at the start): no
+    old track overlaps its successor in time any more, and the shift lines them all up."""
+    shot = make_shot(movie, 0, 0, 999)
+    old = short_tracks(movie, shot)
+    keys = [keys_of(old)[a.pk] for a in old]
+    new = rebuild(movie, lambda: short_tracks(movie, shot, offset=25))
+    assert Rebuilt(movie.pk).shift_for(keys) == pytest.approx(1.0)
+    assert successors(movie.pk, keys) == [[pk] for pk in new]
+
+
+def test_a_few_tracks_gone_do_not_move_the_timeline(movie):
+    shot = make_shot(movie, 0, 0, 999)
+    old = short_tracks(movie, shot, spots=SPOTS * 4)  # twelve tracks, the last gone
+    keys = [keys_of(old)[a.pk] for a in old]
+    new = rebuild(movie, lambda: short_tracks(movie, shot, spots=(SPOTS * 4)[:-1]))
+    assert Rebuilt(movie.pk).shift_for(keys) == 0.0
+    assert successors(movie.pk, keys) == [*([pk] for pk in new), []]
+
+
+def test_faces_elsewhere_in_the_frame_move_no_timeline(movie):
+    shot = make_shot(movie, 0, 0, 999)
+    old = short_tracks(movie, shot)
+    keys = [keys_of(old)[a.pk] for a in old]
+    elsewhere = [(10, 70, 40, 88), (120, 70, 150, 88), (60, 0, 90, 15)]
+    rebuild(movie, lambda: short_tracks(movie, shot, offset=25, spots=elsewhere))
+    assert Rebuilt(movie.pk).shift_for(keys) == 0.0
+    assert successors(movie.pk, keys) == [[], [], []]
 
 
 def test_the_restore_benchmark_puts_every_appearance_back_with_its_own_person():

@@ -6,6 +6,8 @@ rejection and hidden flag is still there."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from faces import correction_history, corrections
@@ -66,6 +68,13 @@ def corrected(hamilton_movie):
     }
 
 
+@pytest.fixture
+def own_media(settings, tmp_path):
+    """A copy of the session's Hamilton media for a re-ingest that writes other images (another
+    detector's crops, another encode's frames), which the later tests must not find."""
+    settings.MEDIA_ROOT = shutil.copytree(settings.MEDIA_ROOT, tmp_path / "media")
+
+
 def check_corrections(state: dict) -> None:
     movie = state["movie"]
     seen = who(movie)
@@ -103,7 +112,7 @@ def test_corrections_survive_a_re_ingest_from_scratch(corrected):
     check_corrections(corrected)
 
 
-def test_corrections_survive_a_re_embedding_with_another_embedder(corrected):
+def test_corrections_survive_a_re_embedding_with_another_embedder(corrected, own_media):
     movie = corrected["movie"]
     Movie.objects.filter(pk=movie.pk).update(embedder="dlib-resnet-mtcnn")
     report = ingest_movie(movie.pk, from_scratch=True)
@@ -135,16 +144,26 @@ def test_a_merge_survives_a_rebuild_and_can_be_undone_after_it(corrected):
 
 
 @needs_ffmpeg
-def test_corrections_survive_a_re_encode_put_in_the_files_place(corrected, tmp_path):
-    """The archive replaces the file with the same cut at another quality and
-    re-ingests it: its bytes changed (a new checksum), and every correction finds its
-    appearances by their keys."""
+@pytest.mark.parametrize(
+    "timing",
+    [
+        # Frame for frame: every moment where it was.
+        ["-fps_mode", "passthrough"],
+        # ffmpeg's default pads the video's late start (0.83 s after the audio's) with 25
+        # copies of its first frame: every later moment moves by 0.834 s.
+        [],
+    ],
+    ids=["frame-for-frame", "padded-start"],
+)
+def test_corrections_survive_a_re_encode_put_in_the_files_place(
+    corrected, own_media, tmp_path, timing
+):
+    """The archive replaces the file with the same cut at another quality and re-ingests it:
+    its bytes changed (a new checksum), and every correction finds its appearances by their
+    keys, the padded copy's once its timeline's shift is found."""
     movie = corrected["movie"]
     remaster = tmp_path / "hamilton_crf28.mp4"
-    # Frame for frame: by default ffmpeg would pad the video's late start (0.83 s) with copies
-    # of its first frame, and every moment would move (keys are by time: see the README).
-    ffmpeg("-i", str(HAMILTON_CLIP), "-c:v", "libx264", "-crf", "28", "-an",
-           "-fps_mode", "passthrough", str(remaster))  # fmt: skip
+    ffmpeg("-i", str(HAMILTON_CLIP), "-c:v", "libx264", "-crf", "28", "-an", *timing, str(remaster))
     old_checksum = movie.checksum
     Movie.objects.filter(pk=movie.pk).update(source_path=str(remaster))
     report = ingest_movie(movie.pk, from_scratch=True)
