@@ -41,11 +41,14 @@ logger = logging.getLogger(__name__)
 MIN_BOX_OVERLAP = 0.3
 MAX_SECONDS = 2.0
 # A moved timeline (``Rebuilt.shift_for``): shifts up to a minute either way, told apart to
-# the millisecond, voted for by up to SHIFT_VOTERS lost keys; the few most voted are tried.
+# the millisecond, voted for by up to SHIFT_VOTERS keys; the few most voted are tried.
 MAX_SHIFT_SECONDS = 60.0
 SHIFT_DECIMALS = 3
 SHIFT_VOTERS = 200
 SHIFTS_TRIED = 3
+# A shift is tried once this many keys point to it: one key alone (an undo of one appearance
+# since gone) never borrows someone in the same place a few seconds off.
+SHIFT_MIN_VOTES = 2
 KEY_FIELDS = (
     "movie_id",
     "start_seconds",
@@ -176,27 +179,30 @@ class Rebuilt:
 
         A re-encode may move every moment: ffmpeg's defaults pad a video that starts late
         with copies of its first frame, a new transfer adds leader. The shifts tried are those
-        from a key left without successor to the start of a new appearance with a face where
-        the key's was (up to MAX_SHIFT_SECONDS either way), the most often seen first.
+        from a key's start to the start of a new appearance with a face where the key's was
+        (up to MAX_SHIFT_SECONDS either way; the keys found in place vote too, since their
+        successors moved as well), the most often seen first, when seen from SHIFT_MIN_VOTES
+        keys at least.
         ``found``: the keys' successors without a shift, when known already.
         """
         found = self.successors(keys) if found is None else found
         lost = [key for key, ids in zip(keys, found, strict=True) if not ids]
-        if len(lost) <= len(keys) // 10:
+        if not lost or len(lost) <= len(keys) // 10:
             return 0.0  # a few appearances gone, as any rebuild may lose some
-        best, best_fit = 0.0, (len(keys) - len(lost), 0.0)
-        for shift in self._likely_shifts(lost):
+        in_place = len(keys) - len(lost)
+        best, best_fit = 0.0, (in_place, 0.0)
+        for shift in self._likely_shifts(keys):
             matched, total = self._match(keys, shift)
             fit = (_matched(matched), total)
-            if fit[0] > len(keys) - len(lost) and fit > best_fit:
+            if fit[0] > in_place and fit > best_fit:
                 best, best_fit = shift, fit
         return best
 
-    def _likely_shifts(self, lost: list[dict]) -> list[float]:
+    def _likely_shifts(self, keys: list[dict]) -> list[float]:
         by_start = sorted(self.appearances, key=lambda a: a.start_seconds)
         starts = [a.start_seconds for a in by_start]
         votes: Counter[float] = Counter()
-        for key in lost[:: max(1, len(lost) // SHIFT_VOTERS)]:
+        for key in keys[:: max(1, len(keys) // SHIFT_VOTERS)]:
             box = (key["box_left"], key["box_top"], key["box_right"], key["box_bottom"])
             low = bisect_left(starts, key["start_seconds"] - MAX_SHIFT_SECONDS)
             high = bisect_left(starts, key["start_seconds"] + MAX_SHIFT_SECONDS)
@@ -211,7 +217,8 @@ class Rebuilt:
                 }
                 - {0.0}
             )
-        return [shift for shift, _count in votes.most_common(SHIFTS_TRIED)]
+        likely = votes.most_common(SHIFTS_TRIED)
+        return [shift for shift, count in likely if count >= SHIFT_MIN_VOTES]
 
 
 def _shifted(key: dict, shift: float) -> dict:

@@ -122,6 +122,15 @@ def test_a_few_tracks_gone_do_not_move_the_timeline(movie):
     assert successors(movie.pk, keys) == [*([pk] for pk in new), []]
 
 
+def test_one_lost_track_borrows_no_one_in_its_place_a_second_off(movie):
+    """An undo looks for one appearance: gone is gone, even with a face in its place later."""
+    shot = make_shot(movie, 0, 0, 999)
+    old = short_tracks(movie, shot, spots=SPOTS[:1])
+    keys = [keys_of(old)[old[0].pk]]
+    rebuild(movie, lambda: short_tracks(movie, shot, offset=25, spots=SPOTS[:1]))
+    assert successors(movie.pk, keys) == [[]]
+
+
 def test_faces_elsewhere_in_the_frame_move_no_timeline(movie):
     shot = make_shot(movie, 0, 0, 999)
     old = short_tracks(movie, shot)
