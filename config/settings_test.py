@@ -5,7 +5,8 @@ point, so no developer's ``.env`` is read (nor by the ``manage.py`` children of 
 inherit this module's name: see ``config/environment.py``).
 """
 
-import os
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -42,9 +43,9 @@ CACHES = {
 # The test database on SQLite is a file, as in use, not Django's in-memory default: that one is
 # shared between threads through SQLite's shared cache, whose table locks fail at once with
 # "database table is locked" instead of waiting out the busy timeout, so tests of two things
-# at once (an ingest and a worker, two assignments) would fail by chance. One file per test
-# process (helpers run suites side by side); Django deletes it when the run ends.
+# at once (an ingest and a worker, two assignments) would fail by chance. A folder per test
+# process (helpers run suites side by side), removed with its WAL files when the process ends.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
-    DATABASES["default"]["TEST"] = {  # noqa: F405
-        "NAME": str(Path(tempfile.gettempdir()) / f"facefinder-test-{os.getpid()}.sqlite3")
-    }
+    _test_database_dir = tempfile.mkdtemp(prefix="facefinder-test-")
+    atexit.register(shutil.rmtree, _test_database_dir, ignore_errors=True)
+    DATABASES["default"]["TEST"] = {"NAME": str(Path(_test_database_dir) / "db.sqlite3")}  # noqa: F405
