@@ -141,7 +141,8 @@ def test_faces_elsewhere_in_the_frame_move_no_timeline(movie):
     assert successors(movie.pk, keys) == [[], [], []]
 
 
-def test_the_restore_benchmark_puts_every_appearance_back_with_its_own_person():
+@pytest.mark.parametrize("shift", ["0", "25"])
+def test_the_restore_benchmark_puts_every_appearance_back_with_its_own_person(shift):
     out = io.StringIO()
-    call_command("bench_people", "--restore", "40", stdout=out)
+    call_command("bench_people", "--restore", "40", "--restore-shift", shift, stdout=out)
     assert "(40 restored, 40 with their own person)" in out.getvalue()

@@ -5,7 +5,8 @@ The movie has N appearances of three faces each, two side by side in every shot,
 person; ``remember_members`` runs as a rebuild's deletion would, the appearances and faces are
 deleted and written again sampled one frame later with boxes moved a little (a re-ingest with
 other settings), and the restore is timed and checked: every new appearance should be back with
-its old appearance's person.
+its old appearance's person. With ``shift_frames`` every moment of the rebuilt movie is that
+many frames later as well (a re-encode that padded the start), which ``restore_movie`` finds.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ FACES = 3
 EVERY = 5
 SHOT_FRAMES = 100
 WIDTH, HEIGHT = 1280, 720
+MAX_SHIFT_FRAMES = SHOT_FRAMES - EVERY * FACES - 1
 
 
 @dataclass
@@ -33,13 +35,16 @@ class RestoreBench:
     restore_seconds: float
     restored: int
     right: int
+    shift_seconds: float = 0.0
 
 
 def _build(movie: Movie, shots: list[Shot], people: list[int], offset: int, jitter: float):
     """Frames, faces and appearances: two per shot, the left one of person 2k, the right 2k+1."""
     frame_rows, face_rows, appearance_rows = [], [], []
     for shot in shots:
-        for index in range(shot.first_frame + offset, shot.first_frame + EVERY * FACES, EVERY):
+        for index in range(
+            shot.first_frame + offset, shot.first_frame + offset + EVERY * FACES, EVERY
+        ):
             frame_rows.append(
                 Frame(
                     movie=movie,
@@ -70,7 +75,9 @@ def _build(movie: Movie, shots: list[Shot], people: list[int], offset: int, jitt
                     person_id=people[2 * shot.index + side] if offset == 0 else None,
                 )
             )
-            for index in range(shot.first_frame + offset, shot.first_frame + EVERY * FACES, EVERY):
+            for index in range(
+                shot.first_frame + offset, shot.first_frame + offset + EVERY * FACES, EVERY
+            ):
                 face_rows.append((shot.index, side, index, x))
     Appearance.objects.bulk_create(appearance_rows, batch_size=BATCH)
     ids = {
@@ -101,7 +108,9 @@ def _build(movie: Movie, shots: list[Shot], people: list[int], offset: int, jitt
     )
 
 
-def run(appearances: int) -> RestoreBench:
+def run(appearances: int, shift_frames: int = 0) -> RestoreBench:
+    if not 0 <= shift_frames <= MAX_SHIFT_FRAMES:
+        raise ValueError(f"the shift keeps appearances in their shots: 0 to {MAX_SHIFT_FRAMES}")
     shot_count = max(1, appearances // 2)
     movie = Movie.objects.create(title="restore bench", fps=25.0, status=Movie.Status.DONE)
     shots = Shot.objects.bulk_create(
@@ -126,7 +135,7 @@ def run(appearances: int) -> RestoreBench:
     Face.objects.filter(movie=movie).delete()
     Appearance.objects.filter(movie=movie).delete()
     Frame.objects.filter(movie=movie).delete()
-    _build(movie, shots, people, offset=1, jitter=12.0)
+    _build(movie, shots, people, offset=1 + shift_frames, jitter=12.0)
     started = time.monotonic()
     report = restore_movie(movie.pk)
     restored = time.monotonic() - started
@@ -134,4 +143,6 @@ def run(appearances: int) -> RestoreBench:
         "shot__index", "first_face_index", "person_id"
     )
     right = sum(person == people[2 * shot + side] for shot, side, person in placed)
-    return RestoreBench(2 * shot_count, remembered, restored, report.restored, right)
+    return RestoreBench(
+        2 * shot_count, remembered, restored, report.restored, right, shift_frames / 25.0
+    )

@@ -2,7 +2,8 @@
 0.85,0.88] [--keep]``: BCubed precision, recall and F of people on lfw_dev made into a video.
 ``--scale 100000,1000000`` times clustering synthetic appearances (no database); ``--assign
 100000`` times assigning a new movie against a synthetic library (``faces.bench.assign``);
-``--restore 10000`` times putting a rebuilt movie back with its people (``faces.bench.restore``).
+``--restore 10000`` times putting a rebuilt movie back with its people (``faces.bench.restore``;
+``--restore-shift 25``: its timeline moved by 25 frames).
 
 The video is ingested through ``movies.ingest.ingest_movie`` (appearances, then people by
 ``faces.people.assign_movie``) and then, for each of ``--thresholds``, re-clustered from
@@ -77,6 +78,13 @@ class Command(BaseCommand):
             "appearances back with their people (writes to the database: a scratch one)",
         )
         parser.add_argument(
+            "--restore-shift",
+            type=int,
+            default=0,
+            help="with --restore: the rebuilt movie's timeline moved by this many frames (at "
+            "25 fps), as a re-encode that pads the start does",
+        )
+        parser.add_argument(
             "--scale",
             default="",
             help="comma-separated sizes: time clustering synthetic appearances (no database)",
@@ -90,9 +98,17 @@ class Command(BaseCommand):
             return
         if options["restore"]:
             for size in [int(n) for n in options["restore"].split(",") if n]:
-                result = bench_restore.run(size)
+                try:
+                    result = bench_restore.run(size, shift_frames=options["restore_shift"])
+                except ValueError as error:
+                    raise CommandError(f"--restore-shift: {error}") from error
+                moved = (
+                    f", timeline moved {result.shift_seconds:+.2f} s"
+                    if result.shift_seconds
+                    else ""
+                )
                 self.stdout.write(
-                    f"restore: {result.appearances} appearances remembered in "
+                    f"restore{moved}: {result.appearances} appearances remembered in "
                     f"{result.remember_seconds:.2f} s, put back in {result.restore_seconds:.2f} s "
                     f"({result.restored} restored, {result.right} with their own person)"
                 )
