@@ -175,7 +175,8 @@ class Rebuilt:
     def shift_for(self, keys: list[dict], found: list[list[int]] | None = None) -> float:
         """How far the movie's timeline moved since the keys were taken: 0 while (nearly)
         every key has a successor in place, else the likeliest other shift when it lines up
-        strictly more keys than none does (of shifts lining up as many, the best fitting).
+        most keys and strictly more than none does (of shifts lining up as many, the best
+        fitting): a moved timeline moves every moment, not a few.
 
         A re-encode may move every moment: ffmpeg's defaults pad a video that starts late
         with copies of its first frame, a new transfer adds leader. The shifts tried are those
@@ -194,7 +195,7 @@ class Rebuilt:
         for shift in self._likely_shifts(keys):
             matched, total = self._match(keys, shift)
             fit = (_matched(matched), total)
-            if fit[0] > in_place and fit > best_fit:
+            if fit[0] > in_place and 2 * fit[0] > len(keys) and fit > best_fit:
                 best, best_fit = shift, fit
         return best
 
