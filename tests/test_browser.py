@@ -62,13 +62,17 @@ class Visitor:
         self.base_url = base_url
         self.errors: list[str] = []
         page.on("pageerror", lambda error: self.errors.append(f"script error: {error}"))
+        # What the page's events miss, such as the browser's own fetch of /favicon.ico.
+        page.on("console", self._check_console)
         page.on("response", self._check_response)
 
     def _check_response(self, response) -> None:
-        if response.status >= 500 or (
-            response.status >= 400 and "/favicon.ico" not in response.url
-        ):
+        if response.status >= 400:  # a page without the site's icon would fetch /favicon.ico
             self.errors.append(f"{response.status} {response.url}")
+
+    def _check_console(self, message) -> None:
+        if message.type == "error":
+            self.errors.append(f"console: {message.text} ({message.location.get('url')})")
 
     def open(self, path: str, *, heading: str | None = None):
         response = self.page.goto(self.base_url + path)
