@@ -67,11 +67,12 @@ class Visitor:
         page.on("response", self._check_response)
 
     def _check_response(self, response) -> None:
-        if response.status >= 400:  # a page without the site's icon would fetch /favicon.ico
+        if response.status >= 400 and "/favicon.ico" not in response.url:
             self.errors.append(f"{response.status} {response.url}")
 
     def _check_console(self, message) -> None:
-        if message.type == "error":
+        # Pages that are not HTML (an image, a JSON answer) have no icon: the browser asks.
+        if message.type == "error" and "/favicon.ico" not in (message.location.get("url") or ""):
             self.errors.append(f"console: {message.text} ({message.location.get('url')})")
 
     def open(self, path: str, *, heading: str | None = None):
