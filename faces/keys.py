@@ -150,6 +150,8 @@ class Rebuilt:
 
     def _match(self, keys: list[dict], shift: float) -> tuple[list[list[int]], float]:
         """``successors`` and the sum of their scores."""
+        if not keys:  # a movie with no rejections, say: no pass over its appearances
+            return [], 0.0
         if shift:
             keys = [_shifted(key, shift) for key in keys]
         found: list[list[int]] = [[] for _ in keys]
