@@ -38,13 +38,17 @@ class RestoreBench:
     shift_seconds: float = 0.0
 
 
+def _sampled(shot: Shot, offset: int) -> range:
+    """The frames of a shot's appearances that hold a face, ``offset`` frames into it."""
+    start = shot.first_frame + offset
+    return range(start, start + EVERY * FACES, EVERY)
+
+
 def _build(movie: Movie, shots: list[Shot], people: list[int], offset: int, jitter: float):
     """Frames, faces and appearances: two per shot, the left one of person 2k, the right 2k+1."""
     frame_rows, face_rows, appearance_rows = [], [], []
     for shot in shots:
-        for index in range(
-            shot.first_frame + offset, shot.first_frame + offset + EVERY * FACES, EVERY
-        ):
+        for index in _sampled(shot, offset):
             frame_rows.append(
                 Frame(
                     movie=movie,
@@ -75,9 +79,7 @@ def _build(movie: Movie, shots: list[Shot], people: list[int], offset: int, jitt
                     person_id=people[2 * shot.index + side] if offset == 0 else None,
                 )
             )
-            for index in range(
-                shot.first_frame + offset, shot.first_frame + offset + EVERY * FACES, EVERY
-            ):
+            for index in _sampled(shot, offset):
                 face_rows.append((shot.index, side, index, x))
     Appearance.objects.bulk_create(appearance_rows, batch_size=BATCH)
     ids = {
